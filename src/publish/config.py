@@ -1,0 +1,248 @@
+"""The typed book configuration (`book.yaml`) and its validation, in one place.
+
+Metadata keys follow Pandoc's, so `pandoc --metadata-file book.yaml *.md` reads the same folder;
+the pipeline's own keys are documented in the README. Every problem in the file is collected and
+reported together, each with the line of the offending key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import langcodes
+import yaml
+
+from .diagnostics import Diagnostic, error, warning
+
+# Trim sizes in inches (width, height); A4/A5/Letter for home printing.
+TRIM_PRESETS: dict[str, tuple[float, float]] = {
+    "5x8": (5.0, 8.0),
+    "5.25x8": (5.25, 8.0),
+    "5.5x8.5": (5.5, 8.5),
+    "6x9": (6.0, 9.0),
+    "a5": (5.83, 8.27),
+    "a4": (8.27, 11.69),
+    "letter": (8.5, 11.0),
+}
+PDF_PROFILES = ("default", "print")
+PRINT_SERVICES = ("kdp", "lulu", "ingram")
+
+
+@dataclass(frozen=True, slots=True)
+class SpoilerNotice:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrimSize:
+    name: str
+    width_in: float
+    height_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class BookConfig:
+    title: str
+    lang: str = "en"
+    subtitle: str | None = None
+    authors: tuple[str, ...] = ()
+    date: str | None = None
+    rights: str | None = None
+    publisher: str | None = None
+    identifier: str | None = None
+    description: str | None = None
+    subjects: tuple[str, ...] = ()
+    cover_image: str | None = None
+    spoiler: SpoilerNotice | None = None
+    chapters: tuple[str, ...] | None = None
+    trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
+    pdf_profile: str = "default"
+    print_service: str = "kdp"
+
+    @property
+    def direction(self) -> str:
+        script = langcodes.Language.get(self.lang).maximize().script
+        return "rtl" if script in {"Arab", "Hebr", "Syrc", "Thaa", "Nkoo", "Adlm"} else "ltr"
+
+
+KNOWN_KEYS = (
+    "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
+    "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
+    "print-service",
+)
+DEFAULT_SPOILER_HEADING = "Spoiler warning"
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map each top-level key to its 1-based line, so messages can point at it."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip() or None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return None
+
+
+def _as_text_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list):
+        items = [_as_text(v) for v in value]
+        return None if any(i is None for i in items) else tuple(items)  # type: ignore[misc]
+    single = _as_text(value)
+    return None if single is None else (single,)
+
+
+def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
+    problems: list[Diagnostic] = []
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [error("config-yaml", f"book.yaml is not valid YAML: {reason}", file=path, line=line,
+                            hint="check the indentation and quote values that contain ': ' or start with a symbol")]
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, [error("config-not-mapping", f"book.yaml must be a mapping of keys to values, not a {type(data).__name__}",
+                            file=path, line=1, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
+    lines = _key_lines(text)
+
+    def bad(key: str, message: str, hint: str) -> None:
+        problems.append(error("config-value", f"'{key}': {message}", file=path, line=lines.get(key), hint=hint))
+
+    for key in data:
+        if str(key) not in KNOWN_KEYS:
+            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
+            problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=path,
+                                    line=lines.get(str(key)), hint=hint))
+
+    values: dict[str, Any] = {}
+    title = _as_text(data.get("title"))
+    if title is None:
+        problems.append(error("config-title", "the book has no title", file=path, line=lines.get("title", 1),
+                              hint="add a line such as 'title: The Name of the Book'"))
+
+    for key in ("subtitle", "rights", "publisher", "identifier", "description", "cover-image"):
+        if key in data and data[key] is not None:
+            text_value = _as_text(data[key])
+            if text_value is None:
+                bad(key, "must be a single line of text", f"write it as '{key}: some text'")
+            else:
+                values[key.replace("-", "_")] = text_value
+
+    for key, attr in (("author", "authors"), ("subject", "subjects")):
+        if key in data and data[key] is not None:
+            items = _as_text_list(data[key])
+            if items is None:
+                bad(key, "must be text or a list of texts", f"write '{key}: Name' or a list of '- Name' lines")
+            else:
+                values[attr] = items
+
+    if "lang" in data:
+        lang = _as_text(data["lang"])
+        if lang is None or not langcodes.tag_is_valid(lang):
+            bad("lang", f"{data['lang']!r} is not a valid BCP 47 language tag",
+                "use a tag such as 'en', 'en-GB', 'fr' or 'zh-Hant'")
+        else:
+            values["lang"] = langcodes.standardize_tag(lang)
+
+    if "date" in data and data["date"] is not None:
+        date = _as_text(data["date"])
+        if date is None or parse_date(date) is None:
+            bad("date", f"{data['date']!r} is not a date", "write it as YYYY, YYYY-MM or YYYY-MM-DD")
+        else:
+            values["date"] = date
+
+    if "spoiler" in data and data["spoiler"] is not None:
+        raw = data["spoiler"]
+        if isinstance(raw, dict) and _as_text(raw.get("text")):
+            values["spoiler"] = SpoilerNotice(_as_text(raw.get("heading")) or DEFAULT_SPOILER_HEADING,
+                                              _as_text(raw["text"]) or "")
+        elif _as_text(raw):
+            values["spoiler"] = SpoilerNotice(DEFAULT_SPOILER_HEADING, _as_text(raw) or "")
+        else:
+            bad("spoiler", "must be the notice's text, or a mapping with 'heading' and 'text'",
+                "write 'spoiler: This book reveals the ending.'")
+
+    if "chapters" in data and data["chapters"] is not None:
+        chapters = _as_text_list(data["chapters"])
+        if chapters is None or not isinstance(data["chapters"], list):
+            bad("chapters", "must be a list of chapter file names", "write one '- 01-name.md' line per chapter")
+        else:
+            values["chapters"] = chapters
+
+    if "trim" in data and data["trim"] is not None:
+        trim = parse_trim(data["trim"])
+        if trim is None:
+            bad("trim", f"{data['trim']!r} is not a trim size",
+                f"use one of {', '.join(TRIM_PRESETS)}, or 'width: 6in' and 'height: 9in' (in, mm or cm)")
+        else:
+            values["trim"] = trim
+
+    for key, choices in (("pdf-profile", PDF_PROFILES), ("print-service", PRINT_SERVICES)):
+        if key in data and data[key] is not None:
+            choice = _as_text(data[key])
+            if choice not in choices:
+                close = difflib.get_close_matches(str(choice), choices, n=1)
+                bad(key, f"{data[key]!r} is not one of {', '.join(choices)}",
+                    f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(choices)}")
+            else:
+                values[key.replace("-", "_")] = choice
+
+    if title is None or any(p.severity.name == "ERROR" for p in problems):
+        return None, problems
+    return BookConfig(title=title, **values), problems
+
+
+def parse_date(text: str) -> dt.datetime | None:
+    """A date written as YYYY, YYYY-MM or YYYY-MM-DD (or a full ISO timestamp), in UTC."""
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            parsed = dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=parsed.tzinfo or dt.timezone.utc).astimezone(dt.timezone.utc)
+    return None
+
+
+_LENGTH = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(in|mm|cm)\s*$")
+_PER_INCH = {"in": 1.0, "mm": 25.4, "cm": 2.54}
+
+
+def _inches(value: Any) -> float | None:
+    match = _LENGTH.match(str(value))
+    if not match:
+        return None
+    inches = float(match[1]) / _PER_INCH[match[2]]
+    return inches if 2.0 <= inches <= 20.0 else None
+
+
+def parse_trim(value: Any) -> TrimSize | None:
+    if isinstance(value, str):
+        key = value.strip().lower().replace(" ", "").replace("×", "x").removesuffix("in")
+        if key in TRIM_PRESETS:
+            return TrimSize(key, *TRIM_PRESETS[key])
+        return None
+    if isinstance(value, dict):
+        width, height = _inches(value.get("width")), _inches(value.get("height"))
+        if width and height:
+            return TrimSize(f"{width:g}x{height:g}", width, height)
+    return None

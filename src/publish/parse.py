@@ -1,0 +1,364 @@
+"""Parse stage: every chapter's Markdown to HTML, then the whole `Book` with its links resolved.
+
+One configured Python-Markdown instance turns each chapter into HTML; nh3 sanitises it (raw HTML
+in a manuscript may come from anywhere); lxml then walks the result to lift out the title and the
+notes, make ids unique across the book, and check every link and image. Links are resolved only
+once every chapter is known, so a chapter may point at any other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import lxml.html
+import markdown
+import nh3
+from lxml import etree
+from markdown.extensions.toc import slugify, slugify_unicode
+
+from .config import parse_date
+from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
+from .manuscript import Manuscript, Source
+from .model import Asset, Book, Chapter, Heading, Note
+
+# Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
+# reproducible; 1980 is the earliest time a zip entry can carry.
+DEFAULT_MODIFIED = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".svg": "image/svg+xml", ".webp": "image/webp"}
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_WORD = re.compile(r"\w+(?:[’'-]\w+)*")
+
+_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
+    "area", "map", "center", "strike", "tt", "acronym"}
+_ALLOWED_ATTRIBUTES = {
+    "*": {"id", "class", "lang", "dir", "title", "role"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start", "reversed"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope"},
+    "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
+    "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span"}, "colgroup": {"span"},
+}
+
+
+def make_markdown() -> markdown.Markdown:
+    """The one Markdown configuration every chapter goes through."""
+    return markdown.Markdown(
+        extensions=["footnotes", "smarty", "tables", "attr_list", "toc", "def_list", "fenced_code", "sane_lists"],
+        extension_configs={
+            # A chapter's own "# Title" is the book's second level: the book title is the first.
+            "toc": {"baselevel": 2, "slugify": slugify_unicode},
+            "footnotes": {"BACKLINK_TEXT": ""},
+        },
+        output_format="html",
+    )
+
+
+def sanitize(html: str) -> str:
+    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, link_rel=None,
+                     url_schemes={"http", "https", "mailto"})
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    position = text.find(needle)
+    return text.count("\n", 0, position) + 1 if position >= 0 else None
+
+
+def _plain(element: etree._Element) -> str:
+    return re.sub(r"\s+", " ", element.text_content()).strip()
+
+
+def _inner_html(element: etree._Element) -> str:
+    parts = [_escape(element.text or "")]
+    parts += [etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in element]
+    return "".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass
+class _Draft:
+    """A chapter between the two passes: parsed, with ids unique, links not yet checked."""
+
+    index: int
+    source: Source
+    shown: Path  # the path to show in messages
+    root: etree._Element
+    title: Heading
+    titled: bool
+    notes: list[Note] = field(default_factory=list)
+    anchors: set[str] = field(default_factory=set)
+
+
+class _Ids:
+    """Hands out ids that are unique across the whole book."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def claim(self, wanted: str, fallback: str) -> str:
+        base = wanted or fallback
+        if base[0].isdigit():
+            base = f"{fallback}-{base}"
+        candidate, n = base, 2
+        while candidate in self.taken:
+            candidate, n = f"{base}-{n}", n + 1
+        self.taken.add(candidate)
+        return candidate
+
+
+def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown.Markdown, ids: _Ids,
+                problems: list[Diagnostic]) -> _Draft:
+    shown = Path(manuscript.root.name) / source.path
+    text = source.text
+    if _XML_FORBIDDEN.search(text):
+        problems.append(warning("control-characters", "control characters that XML forbids were removed", file=shown,
+                                line=_line_of(text, _XML_FORBIDDEN.search(text)[0]),
+                                hint="they are usually left over from a copy and paste; delete them"))
+        text = _XML_FORBIDDEN.sub("", text)
+    md.reset()
+    html = sanitize(md.convert(text))
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+
+    first = next(iter(root), None)
+    if first is not None and first.tag == "h2" and not (root.text or "").strip():
+        titled = True
+        title_element = first
+        root.remove(first)
+        if first.tail and first.tail.strip():
+            root.text = (root.text or "") + first.tail
+        title_text, title_html = _plain(title_element), _inner_html(title_element)
+    else:
+        titled = False
+        if index == 1:
+            # An untitled opening stands under the book's own title, as an essay's first page does.
+            title_text = manuscript.config.title
+        else:
+            title_text = source.path.stem
+            problems.append(warning("chapter-untitled", "the chapter has no heading, so its file name stands in the contents",
+                                    file=shown, line=1, hint="start the file with a '# Chapter title' line"))
+        title_html = _escape(title_text)
+    chapter_id = ids.claim(slugify_unicode(title_text, "-"), f"chapter-{index}")
+    title = Heading(2, chapter_id, title_text, title_html)
+    draft = _Draft(index, source, shown, root, title, titled, anchors={chapter_id})
+
+    renamed = _unique_ids(draft, ids, problems)
+    _lift_notes(draft, ids)
+    for link in root.iter("a"):
+        href = link.get("href", "")
+        if href.startswith("#") and href[1:] in renamed:
+            link.set("href", "#" + renamed[href[1:]])
+    return draft
+
+
+def _unique_ids(draft: _Draft, ids: _Ids, problems: list[Diagnostic]) -> dict[str, str]:
+    """Give every element a book-wide unique id; returns the ids that had to change."""
+    renamed: dict[str, str] = {}
+    for element in draft.root.iter():
+        old = element.get("id")
+        if old is None or old.startswith(("fn:", "fnref")):
+            continue  # footnote ids are replaced wholesale by _lift_notes
+        new = ids.claim(old, f"{draft.title.id}-id")
+        if new != old:
+            renamed[old] = new
+            element.set("id", new)
+            if element.tag not in {"h2", "h3", "h4", "h5", "h6"}:
+                problems.append(warning("duplicate-id", f"the id '{old}' is used elsewhere in the book; renamed '{new}'",
+                                        file=draft.shown, line=_line_of(draft.source.text, "#" + old),
+                                        hint="give each {#id} a name of its own"))
+        draft.anchors.add(new)
+    return renamed
+
+
+def _lift_notes(draft: _Draft, ids: _Ids) -> None:
+    """Turn Python-Markdown's footnotes into `Note`s, numbered per chapter, with book-wide ids."""
+    container = next((d for d in draft.root.iter("div") if d.get("class") == "footnote"), None)
+    if container is None:
+        return
+    container.getparent().remove(container)
+    note_ids: dict[str, str] = {}
+    for number, item in enumerate(container.iter("li"), start=1):
+        note_id = ids.claim(f"{draft.title.id}-note-{number}", "note")
+        note_ids[item.get("id", "")] = note_id
+        for backref in item.xpath(".//a[contains(@class, 'footnote-backref')]"):
+            parent = backref.getparent()
+            if backref.tail:
+                previous = backref.getprevious()
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + backref.tail
+                else:
+                    parent.text = (parent.text or "") + backref.tail
+            parent.remove(backref)
+        for paragraph in item.iter("p"):  # the extension leaves a no-break space before the backlink
+            if len(paragraph):
+                last = paragraph[-1]
+                last.tail = (last.tail or "").rstrip("\u00a0 ") or None
+            else:
+                paragraph.text = (paragraph.text or "").rstrip("\u00a0 ")
+        draft.notes.append(Note(number, note_id, "", _inner_html(item).strip()))
+        draft.anchors.add(note_id)
+    refs: dict[str, list[str]] = {}
+    for sup in list(draft.root.iter("sup")):
+        link = next(iter(sup), None)
+        if link is None or "footnote-ref" not in (link.get("class") or ""):
+            continue
+        target = note_ids.get(link.get("href", "").lstrip("#"))
+        if target is None:
+            continue
+        ref_id = ids.claim(target.replace("-note-", "-noteref-"), "noteref")
+        refs.setdefault(target, []).append(ref_id)
+        number = next(n.number for n in draft.notes if n.id == target)
+        anchor = etree.Element("a", {"class": "noteref", "id": ref_id, "href": f"#{target}", "role": "doc-noteref"})
+        anchor.text = str(number)
+        anchor.tail = sup.tail
+        sup.getparent().replace(sup, anchor)
+        draft.anchors.add(ref_id)
+    draft.notes[:] = [Note(n.number, n.id, (refs.get(n.id) or [""])[0], n.html) for n in draft.notes]
+
+
+def _resolve_links(draft: _Draft, drafts: dict[PurePosixPath, _Draft], all_ids: set[str],
+                   problems: list[Diagnostic]) -> None:
+    here = PurePosixPath(draft.source.path.as_posix()).parent
+    for link in draft.root.iter("a"):
+        href = link.get("href")
+        if href is None:
+            continue
+        parts = urlsplit(href)
+        if parts.scheme or href.startswith("//"):
+            continue
+        line = _line_of(draft.source.text, href)
+        if not parts.path:
+            if parts.fragment and parts.fragment not in draft.anchors and parts.fragment not in all_ids:
+                problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that does not exist",
+                                      file=draft.shown, line=line, hint=_anchor_hint(parts.fragment, all_ids)))
+            continue
+        target_path = PurePosixPath(_normalise(here / unquote(parts.path)))
+        target = drafts.get(target_path)
+        if target is None:
+            names = ", ".join(str(p) for p in sorted(drafts)[:5])
+            problems.append(error("broken-link", f"the link '{href}' points at a chapter that does not exist",
+                                  file=draft.shown, line=line, hint=f"link to a chapter file of this book, e.g. {names}"))
+            continue
+        fragment = parts.fragment or target.title.id
+        if fragment not in target.anchors:
+            problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that '{target_path}' does not have",
+                                  file=draft.shown, line=line, hint=_anchor_hint(fragment, target.anchors)))
+            continue
+        link.set("href", f"#{fragment}")
+
+
+def _anchor_hint(wanted: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wanted, sorted(known), n=1)
+    return f"did you mean '#{close[0]}'?" if close else "headings get ids from their text: '## A Title' is '#a-title'"
+
+
+def _normalise(path: PurePosixPath) -> str:
+    parts: list[str] = []
+    for part in path.parts:
+        if part == "..":
+            if not parts:
+                return "../outside"
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic]) -> None:
+    here = PurePosixPath(draft.source.path.as_posix()).parent
+    for image in draft.root.iter("img"):
+        src = image.get("src", "")
+        line = _line_of(draft.source.text, src) if src else None
+        if image.get("alt") is None:
+            image.set("alt", "")
+            problems.append(warning("image-alt", f"the image '{src}' has no alt text", file=draft.shown, line=line,
+                                    hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)"))
+        parts = urlsplit(src)
+        if parts.scheme or src.startswith("//"):
+            problems.append(error("image-remote", f"the image '{src}' is on the web; a build reads nothing from the network",
+                                  file=draft.shown, line=line, hint="download it into the book folder, e.g. images/, and link that"))
+            continue
+        if src.startswith("/") or parts.path.startswith("/"):
+            problems.append(error("image-absolute", f"the image path '{src}' is absolute", file=draft.shown, line=line,
+                                  hint="use a path relative to the chapter, inside the book folder, e.g. images/photo.jpg"))
+            continue
+        relative = _normalise(here / unquote(parts.path))
+        if relative.startswith("../"):
+            problems.append(error("image-outside", f"the image '{src}' is outside the book folder", file=draft.shown,
+                                  line=line, hint="copy it into the book folder, e.g. images/, and link that"))
+            continue
+        path = root / relative
+        suffix = path.suffix.lower()
+        if suffix not in IMAGE_TYPES:
+            problems.append(error("image-type", f"the image '{src}' is not a PNG, JPEG, GIF, SVG or WebP file",
+                                  file=draft.shown, line=line, hint="convert it to PNG or JPEG"))
+            continue
+        if not path.resolve().is_relative_to(root) or not path.is_file():
+            problems.append(error("image-missing", f"the image '{src}' does not exist", file=draft.shown, line=line,
+                                  hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
+            continue
+        image.set("src", relative)
+        assets.setdefault(relative, Asset(path, relative, IMAGE_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]))
+
+
+def _finish(draft: _Draft) -> Chapter:
+    headings = tuple(Heading(int(h.tag[1]), h.get("id", ""), _plain(h), _inner_html(h))
+                     for h in draft.root.iter("h3", "h4", "h5", "h6"))
+    text = draft.root.text_content() + " " + " ".join(lxml.html.fromstring(f"<div>{n.html}</div>").text_content()
+                                                      for n in draft.notes)
+    return Chapter(index=draft.index, id=draft.title.id, source=draft.source.path, title=draft.title,
+                   titled=draft.titled, html=_inner_html(draft.root).strip(), headings=headings,
+                   notes=tuple(draft.notes), words=len(_WORD.findall(text)), anchors=frozenset(draft.anchors))
+
+
+def book_identifier(manuscript: Manuscript) -> str:
+    config = manuscript.config
+    if config.identifier:
+        return config.identifier
+    seed = "\n".join([config.title, config.subtitle or "", *config.authors])
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'publish:' + seed)}"
+
+
+def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.datetime:
+    if source_date_epoch and source_date_epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(source_date_epoch), tz=dt.timezone.utc)
+    if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
+        return parsed
+    return DEFAULT_MODIFIED
+
+
+def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) -> Book:
+    """Parse every chapter and resolve links between them; raise `BuildFailed` on any error."""
+    problems: list[Diagnostic] = list(manuscript.warnings)
+    md = make_markdown()
+    ids = _Ids()
+    drafts = [_first_pass(i, s, manuscript, md, ids, problems) for i, s in enumerate(manuscript.sources, start=1)]
+    by_path = {PurePosixPath(d.source.path.as_posix()): d for d in drafts}
+    assets: dict[str, Asset] = {}
+    for draft in drafts:
+        _resolve_links(draft, by_path, ids.taken, problems)
+        _collect_images(draft, manuscript.root, assets, problems)
+    if has_errors(problems):
+        raise BuildFailed(problems)
+    chapters = tuple(_finish(d) for d in drafts)
+    for chapter in chapters:
+        if chapter.words == 0 and not chapter.html:
+            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=Path(manuscript.root.name) / chapter.source,
+                                    line=1, hint="write the chapter, or remove the file"))
+    slug = slugify(manuscript.config.title, "-") or "book"
+    return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,
+                assets=tuple(sorted(assets.values(), key=lambda a: a.href)), identifier=book_identifier(manuscript),
+                modified=modified_time(manuscript, source_date_epoch), slug=slug, diagnostics=tuple(problems))
