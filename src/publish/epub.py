@@ -1,0 +1,242 @@
+"""The EPUB edition: `Book -> bytes`, an EPUB 3 with an EPUB 2 NCX and guide for older readers.
+
+Every XHTML document comes from a template and goes to ebooklib as a plain `EpubItem`, because
+ebooklib re-parses `EpubHtml` and drops `epub:type`, `<link>`s and namespaces. ebooklib builds
+the package document and the NCX; the result is then re-zipped with fixed timestamps and
+`xml:lang` on the package, so the same book always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ebooklib import epub
+from lxml import etree
+
+from .model import Book
+from .templates import FONT_FILES, STYLES_DIR, TYPEFACE, render
+
+FOLDER = "EPUB"
+STYLESHEETS = ("fonts.css", "book.css", "epub.css")
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    data: bytes
+    media_type: str
+    href: str  # where the image sits inside the EPUB
+    alt: str
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    href: str
+    label: str
+    type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PageBreak:
+    """A page of the print edition, as a target inside an EPUB document (see `pdf.page_map`)."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    uid: str
+    file_name: str
+    title: str
+    content: str
+    properties: tuple[str, ...] = ()
+
+
+def _xhtml(template: str, book: Book, title: str, body_type: str = "", **context: object) -> str:
+    return render(template, book=book, title=title, body_type=body_type, **context)
+
+
+def _documents(book: Book, cover: Cover, pages: tuple[PageBreak, ...]) -> tuple[list[_Document], list[NavEntry], list[NavEntry]]:
+    """The XHTML documents in reading order, with the contents and the landmarks that point at them."""
+    config = book.config
+    docs = [
+        _Document("cover", "cover.xhtml", "Cover",
+                  _xhtml("epub/cover.xhtml", book, "Cover", "cover", cover_href=cover.href, cover_alt=cover.alt)),
+        _Document("titlepage", "titlepage.xhtml", "Title Page",
+                  _xhtml("epub/titlepage.xhtml", book, config.title, "frontmatter")),
+    ]
+    toc: list[NavEntry] = []
+    if config.spoiler:
+        docs.append(_Document("notice", "notice.xhtml", config.spoiler.heading,
+                              _xhtml("epub/notice.xhtml", book, config.spoiler.heading, "bodymatter")))
+        toc.append(NavEntry("notice.xhtml", config.spoiler.heading))
+    chapter_docs = [_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
+                              _xhtml("epub/chapter.xhtml", book, c.title.text, "bodymatter" if c.index == 1 and not config.spoiler else "",
+                                     chapter=_split_links(book, c)))
+                    for c in book.chapters]
+    toc += [NavEntry(c.file_name, c.title.text) for c in book.chapters]
+    toc.append(NavEntry("copyright.xhtml", "Copyright"))
+    # Readers that open a book at its start (landmark bodymatter, guide "text": Kindle, Apple Books)
+    # must meet the spoiler notice, so the text starts there when the book has one.
+    start = "notice.xhtml" if config.spoiler else book.chapters[0].file_name
+    landmarks = [NavEntry("cover.xhtml", "Cover", "cover"), NavEntry("titlepage.xhtml", "Title Page", "titlepage"),
+                 NavEntry("nav.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
+                 NavEntry("copyright.xhtml", "Copyright", "copyright-page")]
+    nav = _Document("nav", "nav.xhtml", "Contents",
+                    _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=pages),
+                    ("nav",))
+    colophon = f"Set in {TYPEFACE}."
+    copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
+                              _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=colophon))
+    return [*docs, nav, *chapter_docs, copyright_doc], toc, landmarks
+
+
+def _split_links(book: Book, chapter):  # noqa: ANN001, ANN202 - returns a Chapter
+    """Point "#id" links at the document that holds the id, now that the book is split into files."""
+    import dataclasses
+    import re
+
+    def retarget(match: re.Match[str]) -> str:
+        target = match[1]
+        if target in chapter.anchors:
+            return match[0]
+        holder = book.chapter_of(target)
+        if holder is None:
+            return match[0]
+        return f'href="{holder.file_name}#{target}"' if target != holder.id else f'href="{holder.file_name}"'
+
+    return dataclasses.replace(chapter, html=re.sub(r'href="#([^"]+)"', retarget, chapter.html))
+
+
+def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
+    has_images = bool(book.assets)
+    meta = lambda prop, value: eb.add_metadata(None, "meta", value, {"property": prop})  # noqa: E731
+    meta("schema:accessMode", "textual")
+    if has_images:
+        meta("schema:accessMode", "visual")
+    meta("schema:accessModeSufficient", "textual")
+    features = ["tableOfContents", "readingOrder", "structuralNavigation", "displayTransformability", "ARIA"]
+    if has_images:
+        features.append("alternativeText")
+    if has_pages:
+        features.append("printPageNumbers")
+    for feature in features:
+        meta("schema:accessibilityFeature", feature)
+    meta("schema:accessibilityHazard", "none")
+    summary = ("This publication meets WCAG 2.2 Level AA. It has a table of contents, landmarks and a logical "
+               "reading order; every chapter is structured with headings and the language of the text is declared. "
+               "The text can be resized and restyled by the reading system.")
+    if has_images:
+        summary += " Every image has a text alternative."
+    if has_pages:
+        summary += " Page numbers of the print edition are marked in the text and listed."
+    if book.config.spoiler:
+        summary += " A spoiler notice comes before the text."
+    meta("schema:accessibilitySummary", summary + " It contains no flashing, motion or sound.")
+    meta("dcterms:conformsTo", "EPUB Accessibility 1.1 - WCAG 2.2 Level AA")
+
+
+def _metadata(eb: epub.EpubBook, book: Book) -> None:
+    config = book.config
+    eb.set_identifier(book.identifier)
+    eb.title = config.title  # the NCX's docTitle; the OPF's titles are written below, with refinements
+    eb.add_metadata("DC", "title", config.title, {"id": "title"})
+    eb.add_metadata(None, "meta", "main", {"refines": "#title", "property": "title-type"})
+    if config.subtitle:
+        eb.add_metadata("DC", "title", config.subtitle, {"id": "subtitle"})
+        eb.add_metadata(None, "meta", "subtitle", {"refines": "#subtitle", "property": "title-type"})
+    eb.set_language(config.lang)
+    for n, author in enumerate(config.authors, start=1):
+        eb.add_metadata("DC", "creator", author, {"id": f"creator-{n}"})
+        eb.add_metadata(None, "meta", "aut", {"refines": f"#creator-{n}", "property": "role", "scheme": "marc:relators"})
+    for key in ("description", "publisher", "rights"):
+        if value := getattr(config, key):
+            eb.add_metadata("DC", key, value)
+    if config.date:
+        eb.add_metadata("DC", "date", config.date)
+    for subject in config.subjects:
+        eb.add_metadata("DC", "subject", subject)
+
+
+def _item(uid: str, file_name: str, media_type: str, content: bytes | str, properties: tuple[str, ...] = ()) -> epub.EpubItem:
+    item = epub.EpubItem(uid=uid, file_name=file_name, media_type=media_type,
+                         content=content.encode() if isinstance(content, str) else content)
+    item.properties = list(properties)  # ebooklib writes manifest properties only if the attribute exists
+    return item
+
+
+def render_epub(book: Book, *, cover: Cover, pages: tuple[PageBreak, ...] = (), page_source: str | None = None,
+                chapter_html: dict[str, str] | None = None) -> bytes:
+    """Build the EPUB. `pages` and `page_source` add the print edition's page list; `chapter_html`
+    replaces chapters' rendered bodies (the print edition's page-break markers go in that way)."""
+    if chapter_html:
+        import dataclasses
+
+        book = dataclasses.replace(book, chapters=tuple(dataclasses.replace(c, html=chapter_html.get(c.id, c.html))
+                                                        for c in book.chapters))
+    eb = epub.EpubBook()
+    eb.FOLDER_NAME = FOLDER
+    eb.direction = book.config.direction
+    _metadata(eb, book)
+    _accessibility(eb, book, has_pages=bool(pages))
+    if pages and page_source:
+        eb.add_metadata(None, "meta", page_source, {"property": "pageBreakSource"})
+
+    for name in STYLESHEETS:
+        eb.add_item(_item(f"css-{Path(name).stem}", f"styles/{name}", "text/css", (STYLES_DIR / name).read_bytes()))
+    for n, name in enumerate(FONT_FILES, start=1):
+        eb.add_item(_item(f"font-{n}", f"styles/fonts/{name}", "font/ttf", (STYLES_DIR / "fonts" / name).read_bytes()))
+    eb.add_item(_item("cover-image", cover.href, cover.media_type, cover.data, ("cover-image",)))
+    eb.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-image"})
+    for n, asset in enumerate(book.assets, start=1):
+        if asset.href != cover.href:
+            eb.add_item(_item(f"image-{n}", asset.href, asset.media_type, asset.source.read_bytes()))
+
+    documents, toc, landmarks = _documents(book, cover, pages)
+    items = {}
+    for doc in documents:
+        items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties)
+        eb.add_item(items[doc.file_name])
+    eb.spine = [items[d.file_name] for d in documents]
+    eb.toc = [epub.Link(e.href, e.label, f"toc-{n}") for n, e in enumerate(toc, start=1)]
+    eb.add_item(epub.EpubNcx())
+    guide_types = {"cover": "cover", "titlepage": "title-page", "toc": "toc", "bodymatter": "text"}
+    eb.guide = [{"type": guide_types[e.type], "href": e.href, "title": e.label} for e in landmarks if e.type in guide_types]
+    display = render("epub/display-options.xml")
+    eb.add_item(epub.EpubItem(uid="display-options", file_name="META-INF/com.apple.ibooks.display-options.xml",
+                              content=display.encode(), manifest=False))
+
+    raw = io.BytesIO()
+    epub.write_epub(raw, eb, {"epub3_pages": False, "epub3_landmark": False, "raise_exceptions": True,
+                              "mtime": book.modified, "compresslevel": 9})
+    return _repackage(raw.getvalue(), book)
+
+
+def _repackage(data: bytes, book: Book) -> bytes:
+    """Re-zip with `mimetype` first and stored, fixed timestamps, and `xml:lang` on the package."""
+    stamp = max(book.modified, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == f"{FOLDER}/content.opf":
+                content = _package_language(content, book)
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp)
+            entry.create_system = 3
+            entry.external_attr = 0o644 << 16
+            stored = info.filename == "mimetype"
+            entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            target.writestr(entry, content, compresslevel=None if stored else 9)
+    return out.getvalue()
+
+
+def _package_language(opf: bytes, book: Book) -> bytes:
+    root = etree.fromstring(opf)
+    root.set("{http://www.w3.org/XML/1998/namespace}lang", book.config.lang)
+    if book.config.direction == "rtl":
+        root.set("dir", "rtl")
+    return etree.tostring(root, encoding="utf-8", xml_declaration=True, pretty_print=True)

@@ -1,0 +1,39 @@
+"""The Jinja2 environment over `styles/`: templates own the markup, Python hands them data."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+# The look of the book lives beside the code, in the repository's styles/ folder; a house style
+# elsewhere can be chosen with PUBLISH_STYLES.
+STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
+FONT_FILES = ("GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf", "GentiumBookPlus-Bold.ttf",
+              "GentiumBookPlus-BoldItalic.ttf")
+TYPEFACE = "Gentium Book Plus"
+
+
+def with_epub_types(html: str) -> Markup:
+    """Add EPUB's structural semantics beside the ARIA roles the parse stage wrote."""
+    return Markup(str(html).replace('role="doc-noteref"', 'epub:type="noteref" role="doc-noteref"'))
+
+
+@functools.lru_cache(maxsize=4)
+def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(styles_dir / "templates"),
+        autoescape=True,  # every template, whatever its extension: text from book.yaml is never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["with_epub_types"] = with_epub_types
+    return env
+
+
+def render(name: str, **context: object) -> str:
+    return environment().get_template(name).render(**context)
