@@ -64,6 +64,7 @@ class Book:
     identifier: str  # stable: from book.yaml or derived from the title
     modified: dt.datetime  # UTC; from SOURCE_DATE_EPOCH, the book's date, or the fixed default
     slug: str  # output file stem
+    cover: Asset | None = None  # the author's cover image; None means one is generated
     diagnostics: tuple[Diagnostic, ...] = ()
 
     @property

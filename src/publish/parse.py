@@ -9,7 +9,6 @@ once every chapter is known, so a chapter may point at any other.
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -277,6 +276,36 @@ def _normalise(path: PurePosixPath) -> str:
     return "/".join(parts)
 
 
+def _image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: int | None,
+                 problems: list[Diagnostic]) -> Asset | None:
+    """The image `src` names, relative to `here`, if it is a readable image inside the book folder."""
+    parts = urlsplit(src)
+    if parts.scheme or src.startswith("//"):
+        problems.append(error("image-remote", f"the image '{src}' is on the web; a build reads nothing from the network",
+                              file=shown, line=line, hint="download it into the book folder, e.g. images/, and link that"))
+        return None
+    if src.startswith("/") or Path(unquote(parts.path)).is_absolute():
+        problems.append(error("image-absolute", f"the image path '{src}' is absolute", file=shown, line=line,
+                              hint="use a path relative to the chapter, inside the book folder, e.g. images/photo.jpg"))
+        return None
+    relative = _normalise(here / unquote(parts.path))
+    if relative.startswith("../"):
+        problems.append(error("image-outside", f"the image '{src}' is outside the book folder", file=shown,
+                              line=line, hint="copy it into the book folder, e.g. images/, and link that"))
+        return None
+    path = root / relative
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_TYPES:
+        problems.append(error("image-type", f"the image '{src}' is not a PNG, JPEG, GIF, SVG or WebP file",
+                              file=shown, line=line, hint="convert it to PNG or JPEG"))
+        return None
+    if not path.resolve().is_relative_to(root) or not path.is_file():
+        problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
+                              hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
+        return None
+    return Asset(path, relative, IMAGE_TYPES[suffix])
+
+
 def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic]) -> None:
     here = PurePosixPath(draft.source.path.as_posix()).parent
     for image in draft.root.iter("img"):
@@ -286,32 +315,10 @@ def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problem
             image.set("alt", "")
             problems.append(warning("image-alt", f"the image '{src}' has no alt text", file=draft.shown, line=line,
                                     hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)"))
-        parts = urlsplit(src)
-        if parts.scheme or src.startswith("//"):
-            problems.append(error("image-remote", f"the image '{src}' is on the web; a build reads nothing from the network",
-                                  file=draft.shown, line=line, hint="download it into the book folder, e.g. images/, and link that"))
-            continue
-        if src.startswith("/") or parts.path.startswith("/"):
-            problems.append(error("image-absolute", f"the image path '{src}' is absolute", file=draft.shown, line=line,
-                                  hint="use a path relative to the chapter, inside the book folder, e.g. images/photo.jpg"))
-            continue
-        relative = _normalise(here / unquote(parts.path))
-        if relative.startswith("../"):
-            problems.append(error("image-outside", f"the image '{src}' is outside the book folder", file=draft.shown,
-                                  line=line, hint="copy it into the book folder, e.g. images/, and link that"))
-            continue
-        path = root / relative
-        suffix = path.suffix.lower()
-        if suffix not in IMAGE_TYPES:
-            problems.append(error("image-type", f"the image '{src}' is not a PNG, JPEG, GIF, SVG or WebP file",
-                                  file=draft.shown, line=line, hint="convert it to PNG or JPEG"))
-            continue
-        if not path.resolve().is_relative_to(root) or not path.is_file():
-            problems.append(error("image-missing", f"the image '{src}' does not exist", file=draft.shown, line=line,
-                                  hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
-            continue
-        image.set("src", relative)
-        assets.setdefault(relative, Asset(path, relative, IMAGE_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]))
+        asset = _image_asset(src, here, root, draft.shown, line, problems)
+        if asset is not None:
+            image.set("src", asset.href)
+            assets.setdefault(asset.href, asset)
 
 
 def _finish(draft: _Draft) -> Chapter:
@@ -351,6 +358,11 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
     for draft in drafts:
         _resolve_links(draft, by_path, ids.taken, problems)
         _collect_images(draft, manuscript.root, assets, problems)
+    cover = None
+    if manuscript.config.cover_image:
+        shown = Path(manuscript.root.name) / "book.yaml"
+        cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
+                             _line_of(manuscript.config_text, "cover-image"), problems)
     if has_errors(problems):
         raise BuildFailed(problems)
     chapters = tuple(_finish(d) for d in drafts)
@@ -361,4 +373,4 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
     slug = slugify(manuscript.config.title, "-") or "book"
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,
                 assets=tuple(sorted(assets.values(), key=lambda a: a.href)), identifier=book_identifier(manuscript),
-                modified=modified_time(manuscript, source_date_epoch), slug=slug, diagnostics=tuple(problems))
+                modified=modified_time(manuscript, source_date_epoch), slug=slug, cover=cover, diagnostics=tuple(problems))
