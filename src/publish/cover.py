@@ -1,0 +1,212 @@
+"""A generated cover for books that name no `cover-image`: a typographic page, as a JPEG.
+
+Reading systems and shops show the cover everywhere, and one of theirs (a grey box or the first
+page) looks worse than a plain designed one. So the cover is an HTML page laid out by the same
+engine as the print edition (WeasyPrint, from `styles/templates/cover.html` and
+`styles/cover.css`, in the book's shipped typeface), rasterised with pdfium and saved as a JPEG.
+
+Browsers wrap a title greedily and cannot fit its size to its length, so Python measures the
+text with the font itself, picks each block's size and splits it into even lines; the template
+places them. The same book always gives the same bytes: nothing depends on time, and the
+background colour comes from a hash of the title. WeasyPrint may read files under `styles/` and
+nothing else, so a cover never reaches the network or the rest of the disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import math
+import mimetypes
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+import pypdfium2 as pdfium
+import weasyprint
+from PIL import Image, ImageFont
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from .diagnostics import BuildFailed, error
+from .model import Book
+
+WIDTH, HEIGHT = 1600, 2560  # px: the 1:1.6 shape Kindle and Apple Books ask for
+TEMPLATE = "cover.html"
+# The text column in cover.css is 1160 px wide; a little is held back because the measurement
+# below ignores kerning and a line that wraps again would spoil the balance.
+_MEASURE = 1120
+
+# Dark grounds that carry gold and ivory type, as (edge, lit centre). Chosen by the title's
+# hash, not at random, so a rebuild gives the same cover.
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("#1f080b", "#4f161c"),  # oxblood
+    ("#0a1322", "#1f3152"),  # midnight blue
+    ("#08191a", "#173f42"),  # deep teal
+    ("#0a1a14", "#1b4233"),  # bottle green
+    ("#1a0d1f", "#3d2147"),  # aubergine
+    ("#131110", "#3a2f24"),  # warm black
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Role:
+    """How one block of text is set: its face, the sizes to try (largest first) and its room."""
+
+    face: str
+    sizes: tuple[int, ...]
+    line_height: float
+    max_height: int  # px the block may take
+    tracking: float = 0.0  # letter-spacing in em, as in cover.css
+    caps: bool = False  # text-transform: uppercase in cover.css
+
+
+_SPACES = re.compile(r"[ \t\r\n]+")
+_REGULAR, _ITALIC = "GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf"
+_HEAD = _Role(_REGULAR, (300, 270, 240, 212, 188, 166, 148, 132, 118, 106, 96, 88, 80), 1.08, 940)
+_TAIL = _Role(_ITALIC, (104, 96, 88, 80, 72, 66, 60), 1.18, 420)
+_SUBTITLE = _Role(_REGULAR, (50, 46, 42, 38), 1.5, 300, tracking=0.16, caps=True)
+_AUTHORS = _Role(_REGULAR, (58, 52, 46, 42), 1.5, 270, tracking=0.16, caps=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A block of the cover as the template sets it: a font size in px and its lines."""
+
+    size: int
+    lines: tuple[str, ...]
+
+
+class FetchRefused(ValueError):
+    """WeasyPrint asked for something outside the styles folder."""
+
+
+class StylesFetcher(URLFetcher):
+    """Serves `file:` URLs inside one folder and refuses every other URL.
+
+    `fail_on_errors` makes any failed fetch stop the render: a cover silently set in a fallback
+    font, or missing a stylesheet, is worse than an error.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(allowed_protocols=("file",), fail_on_errors=True)
+        self.root = root.resolve()
+
+    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+            raise FetchRefused(f"only local files under {self.root} may be read, not {url}")
+        # resolve() follows "..", and symlinks, before the check, so neither can lead outside.
+        path = Path(url2pathname(parts.path)).resolve()
+        if not path.is_relative_to(self.root):
+            raise FetchRefused(f"{path} is outside {self.root}")
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": media_type})
+
+
+@functools.lru_cache(maxsize=64)
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    try:
+        # Basic layout on every machine (with or without libraqm), so line breaks do not vary.
+        return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+    except OSError as exc:
+        raise BuildFailed([error("cover-font", f"the cover's typeface cannot be read: {path}: {exc}")]) from exc
+
+
+def _greedy(widths: list[float], space: float, limit: float) -> list[tuple[int, int]]:
+    """Fill each line as far as it goes: the (start, end) word indices of each line."""
+    lines: list[tuple[int, int]] = []
+    start, used = 0, widths[0]
+    for i in range(1, len(widths)):
+        if used + space + widths[i] > limit:
+            lines.append((start, i))
+            start, used = i, widths[i]
+        else:
+            used += space + widths[i]
+    lines.append((start, len(widths)))
+    return lines
+
+
+def _fit(text: str, role: _Role, fonts_dir: Path) -> Block:
+    """The largest size at which `text` fits its room, broken into lines of even length.
+
+    Evenness is found by narrowing the measure for as long as the text still takes no more
+    lines, so a title never ends on one stranded word. A title of few words is never stacked
+    one word a line just to be set larger.
+    """
+    words = _SPACES.split(text.strip())  # not str.split(): a no-break space must hold
+    max_lines = max(2, math.ceil(len(words) / 2))
+    lines: list[tuple[int, int]] = [(0, len(words))]
+    for size in role.sizes:
+        font = _font(fonts_dir / role.face, size)
+        track = role.tracking * size
+        widths = [font.getlength(w.upper() if role.caps else w) + track * len(w) for w in words]
+        space = font.getlength(" ") + track
+        lines = _greedy(widths, space, _MEASURE)
+        if max(widths) > _MEASURE or len(lines) > max_lines or len(lines) * size * role.line_height > role.max_height:
+            continue
+        low, high = max(widths), float(_MEASURE)
+        while high - low > 1:
+            middle = (low + high) / 2
+            low, high = (low, middle) if len(_greedy(widths, space, middle)) <= len(lines) else (middle, high)
+        return Block(size, tuple(" ".join(words[a:b]) for a, b in _greedy(widths, space, high)))
+    # Nothing fits (one very long word, or a script without spaces): the smallest size, and
+    # cover.css lets the engine break inside the words.
+    return Block(role.sizes[-1], tuple(" ".join(words[a:b]) for a, b in lines))
+
+
+def _names(authors: tuple[str, ...]) -> str:
+    return authors[0] if len(authors) == 1 else f"{', '.join(authors[:-1])} & {authors[-1]}"
+
+
+def cover_html(book: Book, *, styles_dir: Path) -> str:
+    """The cover page as HTML, with every size and line break chosen."""
+    config = book.config
+    fonts_dir = styles_dir / "fonts"
+    # "Main: the rest" is set as a display line over an italic one, where the colon would be.
+    head, colon, tail = config.title.partition(": ")
+    if not (colon and head.strip() and tail.strip()):
+        head, tail = config.title, ""
+    digest = hashlib.sha256(config.title.encode()).digest()
+    ground, glow = PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(styles_dir / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(TEMPLATE).render(
+        lang=config.lang, dir=config.direction, title=config.title, ground=ground, glow=glow,
+        head=_fit(head, _HEAD, fonts_dir),
+        tail=_fit(tail, _TAIL, fonts_dir) if tail else None,
+        subtitle=_fit(config.subtitle, _SUBTITLE, fonts_dir) if config.subtitle else None,
+        authors=_fit(_names(config.authors), _AUTHORS, fonts_dir) if config.authors else None,
+    )
+
+
+def layout_cover(book: Book, *, styles_dir: Path) -> weasyprint.Document:
+    """The cover laid out by WeasyPrint, reading nothing outside `styles_dir`."""
+    html = weasyprint.HTML(string=cover_html(book, styles_dir=styles_dir),
+                           base_url=styles_dir.resolve().as_uri() + "/",
+                           url_fetcher=StylesFetcher(styles_dir))
+    try:
+        return html.render()
+    except FatalURLFetchingError as exc:  # a BaseException: make it a build error like any other
+        raise BuildFailed([error("cover-fetch", f"the cover could not be made: {exc}: {exc.__cause__}",
+                                 hint=f"the cover reads only files under {styles_dir}")]) from exc
+
+
+def render_cover(book: Book, *, styles_dir: Path) -> bytes:
+    """The book's generated cover: JPEG bytes, 1600 × 2560 px, the same for the same book."""
+    pdf = pdfium.PdfDocument(layout_cover(book, styles_dir=styles_dir).write_pdf())
+    try:
+        page = pdf[0]
+        # WeasyPrint writes CSS px as 0.75 pt, so this scale turns the page back into its px.
+        image = page.render(scale=WIDTH / page.get_width()).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    if image.size != (WIDTH, HEIGHT):
+        raise RuntimeError(f"the cover rasterised at {image.size}, not {(WIDTH, HEIGHT)}")
+    out = io.BytesIO()
+    # Pillow adds no EXIF or timestamps by itself; 4:4:4 keeps the fine gold rules from bleeding.
+    image.save(out, "JPEG", quality=90, optimize=True, subsampling=0)
+    return out.getvalue()
