@@ -152,6 +152,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
     title = Heading(2, chapter_id, title_text, title_html)
     draft = _Draft(index, source, shown, root, title, titled, anchors={chapter_id})
 
+    _figures(root)
     renamed = _unique_ids(draft, ids, problems)
     _lift_notes(draft, ids)
     for link in root.iter("a"):
@@ -159,6 +160,21 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
         if href.startswith("#") and href[1:] in renamed:
             link.set("href", "#" + renamed[href[1:]])
     return draft
+
+
+def _figures(root: etree._Element) -> None:
+    """An image alone in its paragraph is a figure; its Markdown title, if any, is the caption."""
+    for paragraph in list(root.iter("p")):
+        children = list(paragraph)
+        if len(children) != 1 or children[0].tag != "img" or (paragraph.text or "").strip() \
+                or (children[0].tail or "").strip():
+            continue
+        image = children[0]
+        image.tail = None
+        paragraph.tag = "figure"
+        caption = image.attrib.pop("title", "").strip()
+        if caption:
+            etree.SubElement(paragraph, "figcaption").text = caption
 
 
 def _unique_ids(draft: _Draft, ids: _Ids, problems: list[Diagnostic]) -> dict[str, str]:
