@@ -119,7 +119,7 @@ class _Ids:
 
 def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown.Markdown, ids: _Ids,
                 problems: list[Diagnostic]) -> _Draft:
-    shown = Path(manuscript.root.name) / source.path
+    shown = manuscript.shown(source.path)
     text = source.text
     if _XML_FORBIDDEN.search(text):
         problems.append(warning("control-characters", "control characters that XML forbids were removed", file=shown,
@@ -376,7 +376,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
         _collect_images(draft, manuscript.root, assets, problems)
     cover = None
     if manuscript.config.cover_image:
-        shown = Path(manuscript.root.name) / "book.yaml"
+        shown = manuscript.shown("book.yaml")
         cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
                              _line_of(manuscript.config_text, "cover-image"), problems)
     if has_errors(problems):
@@ -384,7 +384,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
     chapters = tuple(_finish(d) for d in drafts)
     for chapter in chapters:
         if chapter.words == 0 and not chapter.html:
-            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=Path(manuscript.root.name) / chapter.source,
+            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=manuscript.shown(chapter.source),
                                     line=1, hint="write the chapter, or remove the file"))
     slug = slugify(manuscript.config.title, "-") or "book"
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,
