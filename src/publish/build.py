@@ -1,27 +1,55 @@
-"""Runs the stages: load -> parse -> render each edition -> write.
+"""Runs the stages: load -> parse -> render each edition -> write, doing nothing twice.
 
 Everything is rendered in memory first; only when every edition asked for has been made is
 anything written, and each output is swapped into place whole (see `write`).
+
+Two things keep a build quick:
+
+- The cache (see `cache`): a chapter's HTML, the parsed `Book`, the generated cover and each
+  edition are kept under a digest of everything they depend on. A rebuild with nothing changed
+  reads book.yaml and the chapters, finds every edition in the cache, and imports neither
+  WeasyPrint nor ebooklib. After one chapter is edited, only that chapter is converted again.
+- A second process: WeasyPrint lays out one page after another on one core, so the PDF (and the
+  generated cover, which WeasyPrint also draws) is made in a worker process while this one parses,
+  makes the web edition and waits to assemble the EPUB, which carries the print edition's page
+  numbers and so is made last. The worker is started first, so WeasyPrint's slow import overlaps
+  the parse. It is spawned, not forked: a fork would copy this process's memory and threads.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .cache import Cache, ChapterStore, default_root, digest, file_digest, pipeline_version
 from .diagnostics import BuildFailed, Diagnostic, error
-from .epub import Cover, render_epub
-from .html import render_html
-from .manuscript import load_manuscript
+from .manuscript import Manuscript, load_manuscript
 from .model import Book
-from .parse import parse_book
 from .write import write_file, write_folder
+
+if TYPE_CHECKING:
+    from .epub import Cover
+    from .pdf import PdfEdition
 
 FORMATS = ("epub", "pdf", "html")
 
 Progress = Callable[[str], None]
+
+# What each edition reads under styles/, besides the templates that those templates import,
+# include or extend (found by Jinja itself, see `_StyleInputs`). A folder stands for every file
+# under it. tests/test_cache.py checks these against the editions' own lists.
+STYLE_INPUTS: dict[str, tuple[str, ...]] = {
+    "epub": ("fonts.css", "book.css", "epub.css", "fonts/", "templates/epub/"),
+    "html": ("fonts.css", "book.css", "web.css", "fonts/", "templates/web.html"),
+    "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
+    "cover": ("cover.css", "fonts/", "templates/cover.html"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,29 +58,230 @@ class BuildResult:
     outputs: tuple[Path, ...]
     diagnostics: tuple[Diagnostic, ...]
     timings: tuple[tuple[str, float], ...]
+    made: tuple[str, ...] = ()  # what was made afresh ("book", "cover", editions); the rest came from the cache
+    converted: int = 0  # chapters converted from Markdown; the others' HTML came from the cache
 
 
 def output_paths(book: Book, out_dir: Path) -> dict[str, Path]:
     return {"epub": out_dir / f"{book.slug}.epub", "pdf": out_dir / f"{book.slug}.pdf", "html": out_dir / book.slug}
 
 
-def book_cover(book: Book) -> Cover:
-    """The author's cover image, or one generated from the title."""
+def _cover_href(book: Book) -> str:
+    taken = {a.href for a in book.assets}
+    return next(h for h in ("images/cover.jpg", "cover.jpg", "publish-cover.jpg") if h not in taken)
+
+
+def book_cover(book: Book, *, generated: bytes | None = None) -> Cover:
+    """The author's cover image, or one generated from the title (`generated`, when already made)."""
+    from .epub import Cover
+
     alt = f"Cover of {book.config.title}"
     if book.cover is not None:
         return Cover(book.cover.source.read_bytes(), book.cover.media_type, book.cover.href, alt)
+    return Cover(generated if generated is not None else _cover_job(book), "image/jpeg", _cover_href(book), alt)
+
+
+# -- the worker process -------------------------------------------------------------------------
+# These run in the worker. They are module functions so the spawned process can find them by
+# name; this module imports nothing heavy at its top, so the worker starts light.
+
+
+def _worker_started() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the worker just stops, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _warm_up() -> None:
+    import weasyprint  # noqa: F401 - the slow import, done while the parent parses
+
+    from . import cover, pdf  # noqa: F401
+
+
+def _pdf_job(book: Book, profile: str | None) -> tuple[PdfEdition | None, tuple[Diagnostic, ...]]:
+    from .pdf import render_pdf
+
+    try:
+        return render_pdf(book, profile=profile), ()
+    except BuildFailed as failure:  # an exception's own pickling would lose its diagnostics
+        return None, failure.diagnostics
+
+
+def _cover_job(book: Book) -> bytes:
     from .cover import render_cover
     from .templates import STYLES_DIR
 
-    taken = {a.href for a in book.assets}
-    href = next(h for h in ("images/cover.jpg", "cover.jpg", "publish-cover.jpg") if h not in taken)
-    return Cover(render_cover(book, styles_dir=STYLES_DIR), "image/jpeg", href, alt)
+    return render_cover(book, styles_dir=STYLES_DIR)
+
+
+def _cover_job_safe(book: Book) -> tuple[bytes | None, tuple[Diagnostic, ...]]:
+    try:
+        return _cover_job(book), ()
+    except BuildFailed as failure:
+        return None, failure.diagnostics
+
+
+class _Worker:
+    """One process beside the build for WeasyPrint's work. Started before the parse, so that
+    importing WeasyPrint (a second or two) happens while this process reads the chapters."""
+
+    def __init__(self) -> None:
+        before = set(multiprocessing.active_children())
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_started)
+        self.pool.submit(_warm_up)  # starts the process now
+        self.processes = set(multiprocessing.active_children()) - before
+
+    def submit(self, fn: Callable[..., Any], *args: object) -> Future:
+        return self.pool.submit(fn, *args)
+
+    def close(self, *, failed: bool) -> None:
+        if failed:
+            # Nothing it is doing is wanted any more: don't make the user wait for a layout.
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for process in self.processes:
+                process.terminate()
+        self.pool.shutdown(wait=True)
+
+
+@contextmanager
+def _worker_if(wanted: bool) -> Iterator[_Worker | None]:
+    worker = _Worker() if wanted else None
+    try:
+        yield worker
+    except BaseException:
+        if worker is not None:
+            worker.close(failed=True)
+        raise
+    if worker is not None:
+        worker.close(failed=False)
+
+
+def _result(future: Future) -> Any:
+    value, problems = future.result()
+    if value is None:
+        raise BuildFailed(problems)
+    return value
+
+
+# -- cache keys ---------------------------------------------------------------------------------
+
+
+class _StyleInputs:
+    """Digests of the files under styles/ that each edition reads, each file read once."""
+
+    def __init__(self, styles_dir: Path, cache: Cache, pipeline: str) -> None:
+        self.root = styles_dir
+        self.cache = cache
+        self.pipeline = pipeline
+        self.known: dict[str, str] = {}
+        self.graph: dict[str, tuple[str, ...] | None] | None = None
+
+    def _digest(self, name: str) -> str:
+        if name not in self.known:
+            self.known[name] = file_digest(self.root / name)
+        return self.known[name]
+
+    def _template_graph(self) -> dict[str, tuple[str, ...] | None]:
+        """The templates each template imports, includes or extends (None: a name computed at
+        render time). Jinja parses them again only when one of them has changed."""
+        if self.graph is None:
+            folder = self.root / "templates"
+            names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+            key = digest("template-graph", self.pipeline, [(n, self._digest(f"templates/{n}")) for n in names])
+            graph = self.cache.get_value(key)
+            if not isinstance(graph, dict):
+                import jinja2
+                import jinja2.meta
+
+                env = jinja2.Environment()
+                graph = {}
+                for name in names:
+                    try:
+                        tree = env.parse((folder / name).read_text(encoding="utf-8"))
+                    except (jinja2.TemplateSyntaxError, UnicodeDecodeError):
+                        graph[name] = ()  # not a template (or a broken one: rendering will say so)
+                        continue
+                    refs = tuple(jinja2.meta.find_referenced_templates(tree))
+                    graph[name] = None if None in refs else refs
+                self.cache.put_value(key, graph)
+            self.graph = graph
+        return self.graph
+
+    def _files(self, entries: tuple[str, ...]) -> list[str]:
+        names: set[str] = set()
+        for entry in entries:
+            if entry.endswith("/"):
+                names.update(p.relative_to(self.root).as_posix() for p in (self.root / entry).rglob("*") if p.is_file())
+            else:
+                names.add(entry)
+        graph = self._template_graph()
+        todo = [n.removeprefix("templates/") for n in names if n.startswith("templates/")]
+        while todo:
+            refs = graph.get(todo.pop(), ())
+            if refs is None:  # could be any template
+                return sorted(names | {f"templates/{t}" for t in graph})
+            for ref in refs:
+                if f"templates/{ref}" not in names:
+                    names.add(f"templates/{ref}")
+                    todo.append(ref)
+        return sorted(names)
+
+    def of(self, edition: str) -> list[tuple[str, str]]:
+        return [(name, self._digest(name)) for name in self._files(STYLE_INPUTS[edition])]
+
+
+def _book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
+    return digest("book", pipeline, str(manuscript.root), str(manuscript.shown_root), manuscript.config_text,
+                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch)
+
+
+def _cover_key(manuscript: Manuscript, pipeline: str, styles: _StyleInputs) -> str | None:
+    """The generated cover's key (None when the author gives one): it is drawn from the
+    configuration alone, so editing a chapter never draws it again."""
+    if manuscript.config.cover_image:
+        return None
+    return digest("cover", pipeline, repr(manuscript.config), styles.of("cover"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    book: str
+    assets: tuple[tuple[str, str], ...]  # (href, digest) of every image an edition carries
+
+    def edition(self, fmt: str, styles: _StyleInputs, *extra: object) -> str:
+        return digest(fmt, self.book, self.assets, styles.of(fmt), extra)
+
+
+def _keys(book: Book, book_key: str) -> _Keys:
+    """Raises OSError when an image the book uses can no longer be read."""
+    images = [*book.assets, *([book.cover] if book.cover else [])]
+    return _Keys(book_key, tuple((a.href, file_digest(a.source)) for a in images))
+
+
+def _epub_key(keys: _Keys, styles: _StyleInputs, cover_key: str | None, page_map: object) -> str:
+    # The EPUB carries the print edition's page numbers: it depends on where the pages break,
+    # not on the PDF's bytes, so a change that moves no page break leaves the EPUB as it was.
+    return keys.edition("epub", styles, cover_key, None if page_map is None else repr(page_map))
+
+
+# -- the build ----------------------------------------------------------------------------------
 
 
 def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, pdf_profile: str | None = None,
-          source_date_epoch: str | None = None, progress: Progress = lambda _: None) -> BuildResult:
-    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error."""
+          source_date_epoch: str | None = None, progress: Progress = lambda _: None, clean: bool = False,
+          cache_dir: Path | None = None) -> BuildResult:
+    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error.
+
+    Results are kept in the cache (`cache_dir`, default: the user's cache folder) and taken from
+    it when nothing they depend on has changed; `clean` reads nothing from it.
+    """
+    from .templates import STYLES_DIR
+
     timings: list[tuple[str, float]] = []
+    made: list[str] = []
+    converted = 0
 
     def stage(name: str) -> float:
         progress(name)
@@ -63,31 +292,111 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
     if out_dir.resolve().is_relative_to(manuscript.root):
         raise BuildFailed([error("output-in-book", f"the output folder '{out_dir}' is inside the book folder", file=out_dir,
                                  hint="a build never writes into the book folder: choose another folder with -o")])
+    cache = Cache(cache_dir or default_root(), read=not clean)
+    pipeline = pipeline_version()
+    styles = _StyleInputs(STYLES_DIR, cache, pipeline)
+    book_key = _book_key(manuscript, pipeline, source_date_epoch)
+    book = cache.get_value(book_key)
+    keys = None
+    if isinstance(book, Book):
+        try:
+            keys = _keys(book, book_key)
+        except OSError:
+            book = None  # an image has gone: parse again, which says which one
+    else:
+        book = None
+    cover_key = _cover_key(manuscript, pipeline, styles) if "epub" in formats else None
+    cover_jpeg = cache.get(cover_key) if cover_key else None
+    stored_pdf = cache.get(keys.edition("pdf", styles, pdf_profile)) if keys and "pdf" in formats else None
     timings.append(("load", time.perf_counter() - started))
 
-    started = stage(f"parse: {len(manuscript.sources)} chapters")
-    book = parse_book(manuscript, source_date_epoch=source_date_epoch)
-    timings.append(("parse", time.perf_counter() - started))
-    diagnostics = list(book.diagnostics)
+    # Is WeasyPrint needed at all? Without the parsed book this is a guess on the safe side.
+    needs_pdf = "pdf" in formats and stored_pdf is None
+    needs_cover = cover_key is not None and cover_jpeg is None
+    if needs_cover and keys is not None and not needs_pdf:
+        page_map = stored_pdf.meta[1] if stored_pdf else None
+        needs_cover = cache.get(_epub_key(keys, styles, cover_key, page_map)) is None
 
-    outputs: dict[str, bytes | dict[str, bytes]] = {}
-    page_map = None
-    if "pdf" in formats:
-        started = stage("render: PDF (laying out pages)")
-        from .pdf import render_pdf
+    with _worker_if(needs_pdf or needs_cover) as worker:
+        if book is None or keys is None:
+            from .parse import parse_book
 
-        printed = render_pdf(book, profile=pdf_profile)
-        outputs["pdf"], page_map = printed.data, printed.page_map
-        diagnostics += printed.diagnostics
-        timings.append(("pdf", time.perf_counter() - started))
-    if "epub" in formats:
-        started = stage("render: EPUB")
-        outputs["epub"] = render_epub(book, cover=book_cover(book), pages=page_map)
-        timings.append(("epub", time.perf_counter() - started))
-    if "html" in formats:
-        started = stage("render: web edition")
-        outputs["html"] = render_html(book)
-        timings.append(("html", time.perf_counter() - started))
+            chapters = ChapterStore(cache, pipeline)
+            started = stage(f"parse: {len(manuscript.sources)} chapters")
+            book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=chapters)
+            timings.append(("parse", time.perf_counter() - started))
+            cache.put_value(book_key, book)
+            made.append("book")
+            converted = chapters.converted
+            keys = _keys(book, book_key)
+            stored_pdf = cache.get(keys.edition("pdf", styles, pdf_profile)) if "pdf" in formats else None
+        diagnostics = list(book.diagnostics)
+
+        pdf_future = cover_future = None
+        if "pdf" in formats and stored_pdf is None:
+            assert worker is not None
+            progress("render: PDF (laying out pages, in a second process)")
+            pdf_started = time.perf_counter()
+            pdf_future = worker.submit(_pdf_job, book, pdf_profile)
+
+        outputs: dict[str, bytes | dict[str, bytes]] = {}
+        if "html" in formats:
+            html_key = keys.edition("html", styles)
+            stored = cache.get(html_key)
+            files = stored.file_bytes(cache) if stored else None
+            if files is None:
+                from .html import render_html
+
+                started = stage("render: web edition")
+                files = render_html(book)
+                cache.put(html_key, files=files)
+                timings.append(("html", time.perf_counter() - started))
+                made.append("html")
+            outputs["html"] = files
+
+        page_map = None
+        if "pdf" in formats:
+            if pdf_future is not None:
+                printed = _result(pdf_future)
+                timings.append(("pdf", time.perf_counter() - pdf_started))
+                stored_pdf = cache.put(keys.edition("pdf", styles, pdf_profile), files={"pdf": printed.data},
+                                       meta=(printed.diagnostics, printed.page_map))
+                made.append("pdf")
+                outputs["pdf"] = printed.data
+            else:
+                assert stored_pdf is not None
+                data = cache.blob(stored_pdf.files["pdf"])
+                if data is None:
+                    raise BuildFailed([error("cache-damaged", "the cached PDF could not be read", file=cache.root,
+                                             hint="build again with --clean")])
+                outputs["pdf"] = data
+            pdf_diagnostics, page_map = stored_pdf.meta
+            diagnostics += pdf_diagnostics
+
+        if "epub" in formats:
+            epub_key = _epub_key(keys, styles, cover_key, page_map)
+            stored = cache.get(epub_key)
+            files = stored.file_bytes(cache) if stored else None
+            if files is None:
+                from .epub import render_epub
+
+                if cover_key is not None and cover_jpeg is not None:
+                    generated = cover_jpeg.meta
+                elif cover_key is not None:
+                    progress("render: cover")
+                    started = time.perf_counter()
+                    generated = _result(worker.submit(_cover_job_safe, book)) if worker else _cover_job(book)
+                    cache.put_value(cover_key, generated)
+                    timings.append(("cover", time.perf_counter() - started))
+                    made.append("cover")
+                else:
+                    generated = None
+                started = stage("render: EPUB")
+                files = {"epub": render_epub(book, cover=book_cover(book, generated=generated), pages=page_map)}
+                cache.put(epub_key, files=files)
+                timings.append(("epub", time.perf_counter() - started))
+                made.append("epub")
+            outputs["epub"] = files["epub"]
 
     started = stage(f"write: {out_dir}")
     paths = output_paths(book, out_dir)
@@ -97,9 +406,29 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             continue
         data = outputs[fmt]
         if isinstance(data, dict):
-            write_folder(paths[fmt], data)
-        else:
+            if not _folder_holds(paths[fmt], data):
+                write_folder(paths[fmt], data)
+        elif not _file_holds(paths[fmt], data):
             write_file(paths[fmt], data)
         written.append(paths[fmt])
+    if cache.stored_bytes:
+        cache.prune()
     timings.append(("write", time.perf_counter() - started))
-    return BuildResult(book, tuple(written), tuple(diagnostics), tuple(timings))
+    return BuildResult(book, tuple(written), tuple(diagnostics), tuple(timings), tuple(made), converted)
+
+
+def _file_holds(path: Path, data: bytes) -> bool:
+    """True if `path` already has exactly `data`: a rebuild that changes nothing touches nothing."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _folder_holds(path: Path, files: dict[str, bytes]) -> bool:
+    try:
+        present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink()}
+    except OSError:
+        return False
+    return present == set(files) and all(not (path / name).is_symlink() and _file_holds(path / name, data)
+                                         for name, data in files.items())

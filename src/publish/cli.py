@@ -50,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--pdf-profile", choices=("default", "print"), default=None,
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("--clean", action="store_true",
+                       help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
     build.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     return main
 
@@ -65,7 +67,7 @@ def _build(args: argparse.Namespace) -> int:
     say = (lambda _: None) if args.quiet else (lambda text: print(f"· {text}", file=sys.stderr))
     try:
         result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
-                       source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say)
+                       source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say, clean=args.clean)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)

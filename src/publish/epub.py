@@ -205,8 +205,10 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
                               content=display.encode(), manifest=False))
 
     raw = io.BytesIO()
+    # Level 0: `_repackage` compresses every entry again anyway, and deflating the fonts twice
+    # at level 9 was half the EPUB's build time. The bytes that come out are the same.
     epub.write_epub(raw, eb, {"epub3_pages": False, "epub3_landmark": False, "raise_exceptions": True,
-                              "mtime": book.modified, "compresslevel": 9})
+                              "mtime": book.modified, "compresslevel": 0})
     return _repackage(raw.getvalue(), book)
 
 
