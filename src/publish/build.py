@@ -142,6 +142,8 @@ class _Worker:
             self.pool.shutdown(wait=False, cancel_futures=True)
             for process in self.processes:
                 process.terminate()
+            for process in self.processes:
+                process.join(timeout=10)
         self.pool.shutdown(wait=True)
 
 

@@ -1,0 +1,107 @@
+"""The PDF is laid out in a second process while this one makes the web edition; the EPUB is
+assembled last, with the print edition's page map; a failure anywhere stops the worker at once."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from publish.build import build
+from publish.diagnostics import BuildFailed
+
+from test_cache import EPOCH, STYLES, write_book
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    return write_book(tmp_path / "book")
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+from publish.build import build
+result = build(Path(sys.argv[1]), Path(sys.argv[2]), source_date_epoch="1700000000", cache_dir=Path(sys.argv[3]))
+print(json.dumps({"made": list(result.made), "weasyprint_here": "weasyprint" in sys.modules}))
+"""
+
+
+@pytest.mark.e2e
+def test_weasyprint_runs_in_another_process(book: Path, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(book), str(tmp_path / "out"), str(tmp_path / "cache")],
+                          capture_output=True, text=True, check=True, timeout=300)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report["made"]) == {"book", "cover", "epub", "pdf", "html"}
+    assert report["weasyprint_here"] is False  # the PDF and the cover were made, but not here
+    assert (tmp_path / "out" / "a-cached-book.pdf").read_bytes().startswith(b"%PDF-")
+
+
+@pytest.mark.e2e
+def test_the_web_edition_is_made_while_the_pdf_is_laid_out(book: Path, tmp_path: Path) -> None:
+    seen: list[tuple[str, float]] = []
+    result = build(book, tmp_path / "out", source_date_epoch=EPOCH, cache_dir=tmp_path / "cache",
+                   progress=lambda message: seen.append((message, time.perf_counter())))
+
+    def when(start: str) -> float:
+        return next(at for message, at in seen if message.startswith(start))
+
+    timings = dict(result.timings)
+    pdf_submitted, html_started, epub_started = when("render: PDF"), when("render: web edition"), when("render: EPUB")
+    # The PDF is handed to the worker first; the web edition starts before the PDF is back, and
+    # the EPUB, which carries the PDF's page numbers, only after.
+    assert pdf_submitted <= html_started < pdf_submitted + timings["pdf"] <= epub_started
+
+
+@pytest.mark.e2e
+def test_the_full_build_epub_carries_the_print_page_numbers(book: Path, tmp_path: Path) -> None:
+    build(book, tmp_path / "full", source_date_epoch=EPOCH, cache_dir=tmp_path / "cache")
+    build(book, tmp_path / "alone", formats=("epub",), source_date_epoch=EPOCH, cache_dir=tmp_path / "cache")
+
+    def page_list(path: Path) -> list[str]:
+        with zipfile.ZipFile(path) as z:
+            nav = etree.parse(io.BytesIO(z.read("EPUB/nav.xhtml")))
+        return nav.xpath("//*[local-name()='nav'][@*[local-name()='type']='page-list']//*[local-name()='a']/text()")
+
+    assert page_list(tmp_path / "full" / "a-cached-book.epub")  # the print edition's pages, from its layout
+    assert page_list(tmp_path / "alone" / "a-cached-book.epub") == []
+
+
+@pytest.mark.e2e
+def test_a_book_error_stops_the_warming_worker_at_once(book: Path, tmp_path: Path) -> None:
+    (book / "02-second.md").write_text("# Two\n\nSee [nowhere](03-missing.md).\n", encoding="utf-8")
+    before = set(multiprocessing.active_children())
+    started = time.perf_counter()
+    with pytest.raises(BuildFailed) as failure:
+        build(book, tmp_path / "out", source_date_epoch=EPOCH, cache_dir=tmp_path / "cache")
+    assert [d.code for d in failure.value.diagnostics if d.severity.name == "ERROR"] == ["broken-link"]
+    assert set(multiprocessing.active_children()) <= before  # the worker is gone, not left importing
+    assert time.perf_counter() - started < 30
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.e2e
+def test_a_problem_found_in_the_worker_comes_back_as_diagnostics(book: Path, tmp_path: Path) -> None:
+    # The cover may read nothing outside styles/: a stylesheet that tries fails the build in the
+    # worker, and the parent reports that worker's diagnostics, not a pickling error.
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles)
+    with (styles / "cover.css").open("a", encoding="utf-8") as handle:
+        handle.write("\nbody { background-image: url(file:///etc/hostname); }\n")
+    env = {**os.environ, "PUBLISH_STYLES": str(styles), "PUBLISH_CACHE_DIR": str(tmp_path / "cache"),
+           "SOURCE_DATE_EPOCH": EPOCH}
+    done = subprocess.run([sys.executable, "-m", "publish.cli", "build", str(book), "-o", str(tmp_path / "out"),
+                           "--format", "epub"], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "error cover-fetch" in done.stderr
+    assert "nothing was written" in done.stderr
