@@ -18,11 +18,10 @@ Two things keep a build quick:
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,31 +80,67 @@ def book_cover(book: Book, *, generated: bytes | None = None) -> Cover:
     return Cover(generated if generated is not None else _cover_job(book), "image/jpeg", _cover_href(book), alt)
 
 
-# -- the worker process -------------------------------------------------------------------------
-# These run in the worker. They are module functions so the spawned process can find them by
-# name; this module imports nothing heavy at its top, so the worker starts light.
+def _release_memory() -> None:
+    """Give freed memory back to the system before waiting on the PDF worker, whose peak is the
+    build's: what this process holds then counts too."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
+        ctypes.CDLL(libc).malloc_trim(0)
 
 
-def _worker_started() -> None:
-    import signal
+# -- the worker processes -----------------------------------------------------------------------
+# A worker is a Python process started with `_serve` that reads jobs (pickled: a name from `JOBS`
+# and its arguments) on its standard input and writes each result back on its standard output.
+# Not `multiprocessing`: its spawn and forkserver start methods also start a resource-tracker
+# process, 12 MB that count against the build's peak memory and do nothing here. This module
+# imports nothing heavy at its top, so a worker starts light.
 
-    # Ctrl-C reaches the whole process group: the worker just stops, without a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+def _fast_page_references() -> None:
+    """pydyf rebuilds `PDF.page_references`, a tuple naming every page, each time it is read, and
+    WeasyPrint reads it for every tagged element it writes: quadratic in a tagged novel (2 s of 16 s
+    for Pride and Prejudice). Kept per page count instead; the PDF's bytes are the same."""
+    import pydyf
+
+    def page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
+        kids = pdf.pages["Kids"]
+        known = pdf.__dict__.get("_publish_page_references")
+        if known is None or known[0] != len(kids):
+            known = (len(kids), tuple(f"{number} 0 R".encode("ascii") for number in kids[::3]))
+            pdf.__dict__["_publish_page_references"] = known
+        return known[1]
+
+    pydyf.PDF.page_references = property(page_references)
 
 
 def _warm_up() -> None:
     import weasyprint  # noqa: F401 - the slow import, done while the parent parses
 
-    from . import cover, pdf  # noqa: F401
+    from . import pdf  # noqa: F401
+
+    _fast_page_references()
 
 
-def _pdf_job(book: Book, profile: str | None) -> tuple[PdfEdition | None, tuple[Diagnostic, ...]]:
+def _pdf_job(book: Book, profile: str | None) -> PdfEdition:
+    import gc
+
     from .pdf import render_pdf
 
+    # Everything alive now lives as long as the job: out of the collector's sight, it stops
+    # postponing full collections (their pace follows the number of long-lived objects, and
+    # langcodes' tables alone, imported with the book's configuration, added 30 MB of WeasyPrint
+    # garbage to the peak).
+    gc.collect()
+    gc.freeze()
     try:
-        return render_pdf(book, profile=profile), ()
-    except BuildFailed as failure:  # an exception's own pickling would lose its diagnostics
-        return None, failure.diagnostics
+        return render_pdf(book, profile=profile)
+    finally:
+        gc.unfreeze()
 
 
 def _cover_job(book: Book) -> bytes:
@@ -115,56 +150,104 @@ def _cover_job(book: Book) -> bytes:
     return render_cover(book, styles_dir=STYLES_DIR)
 
 
-def _cover_job_safe(book: Book) -> tuple[bytes | None, tuple[Diagnostic, ...]]:
-    try:
-        return _cover_job(book), ()
-    except BuildFailed as failure:
-        return None, failure.diagnostics
+JOBS: dict[str, Callable[..., Any]] = {"pdf": _pdf_job, "cover": _cover_job}
+
+
+def _serve() -> None:
+    """A worker's main loop (see above)."""
+    import pickle
+    import signal
+    import threading
+    import traceback
+
+    # Ctrl-C reaches the whole process group: the worker just stops, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but results may reach the parent's pipe
+    warm = threading.Thread(target=_warm_up)
+    warm.start()  # the import runs while the first job is on its way
+    while True:
+        try:
+            name, args = pickle.load(jobs)
+        except EOFError:
+            return
+        warm.join()
+        try:
+            outcome: tuple[str, Any] = ("ok", JOBS[name](*args))
+        except BuildFailed as failure:  # an exception's own pickling would lose its diagnostics
+            outcome = ("failed", failure.diagnostics)
+        except Exception:  # noqa: BLE001 - carried to the parent, which reports it as a bug
+            outcome = ("error", traceback.format_exc())
+        pickle.dump(outcome, results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
 
 
 class _Worker:
-    """One process beside the build for WeasyPrint's work. Started before the parse, so that
-    importing WeasyPrint (a second or two) happens while this process reads the chapters."""
+    """One worker process, started at once so that importing WeasyPrint (a second or two)
+    happens while this process does other work. Jobs run one after another, in order."""
 
     def __init__(self) -> None:
-        before = set(multiprocessing.active_children())
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_started)
-        self.pool.submit(_warm_up)  # starts the process now
-        self.processes = set(multiprocessing.active_children()) - before
+        self.process = subprocess.Popen([sys.executable, "-c", "from publish.build import _serve; _serve()"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def submit(self, fn: Callable[..., Any], *args: object) -> Future:
-        return self.pool.submit(fn, *args)
+    def submit(self, job: str, *args: object) -> None:
+        import pickle
 
-    def close(self, *, failed: bool) -> None:
-        if failed:
-            # Nothing it is doing is wanted any more: don't make the user wait for a layout.
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for process in self.processes:
-                process.terminate()
-            for process in self.processes:
-                process.join(timeout=10)
-        self.pool.shutdown(wait=True)
+        assert self.process.stdin is not None
+        self.process.stdin.write(pickle.dumps((job, args), protocol=pickle.HIGHEST_PROTOCOL))
+        self.process.stdin.flush()
+
+    def result(self) -> Any:
+        """The next job's result; a `BuildFailed` in the worker is raised here with its diagnostics."""
+        import pickle
+
+        assert self.process.stdout is not None
+        try:
+            status, value = pickle.load(self.process.stdout)
+        except EOFError:
+            code = self.process.wait()
+            raise RuntimeError(f"the worker process stopped unexpectedly (exit code {code})") from None
+        if status == "failed":
+            raise BuildFailed(value)
+        if status == "error":
+            raise RuntimeError(f"the worker process failed:\n{value}")
+        return value
+
+    def close(self, *, failed: bool = False) -> None:
+        if self.process.poll() is None:
+            if failed:
+                # Nothing it is doing is wanted any more: don't make the user wait for a layout.
+                self.process.kill()
+            else:
+                self.process.stdin.close()  # type: ignore[union-attr] - end of jobs: it exits
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
-@contextmanager
-def _worker_if(wanted: bool) -> Iterator[_Worker | None]:
-    worker = _Worker() if wanted else None
-    try:
-        yield worker
-    except BaseException:
-        if worker is not None:
-            worker.close(failed=True)
-        raise
-    if worker is not None:
-        worker.close(failed=False)
+class _Workers:
+    """The build's worker processes: closed as soon as their work is done, killed on failure."""
 
+    def __init__(self) -> None:
+        self.running: dict[str, _Worker] = {}
 
-def _result(future: Future) -> Any:
-    value, problems = future.result()
-    if value is None:
-        raise BuildFailed(problems)
-    return value
+    def start(self, name: str) -> _Worker:
+        if name not in self.running:
+            self.running[name] = _Worker()
+        return self.running[name]
+
+    def finish(self, name: str) -> None:
+        if name in self.running:
+            self.running.pop(name).close()
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        for worker in self.running.values():
+            worker.close(failed=kind is not None)
+        self.running.clear()
 
 
 # -- cache keys ---------------------------------------------------------------------------------
@@ -316,14 +399,17 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
     needs_pdf = "pdf" in formats and stored_pdf is None
     needs_cover = cover_key is not None and cover_jpeg is None
     if needs_cover and keys is not None and not needs_pdf:
-        page_map = stored_pdf.meta[1] if stored_pdf else None
-        needs_cover = cache.get(_epub_key(keys, styles, cover_key, page_map)) is None
+        needs_cover = cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None
 
-    with _worker_if(needs_pdf or needs_cover) as worker:
+    with _Workers() as workers:
+        if needs_pdf:
+            workers.start("pdf")
+        elif needs_cover:
+            workers.start("cover")  # alone, it too can import WeasyPrint during the parse
         if book is None or keys is None:
             from .parse import parse_book
 
-            chapters = ChapterStore(cache, pipeline)
+            chapters: ChapterStore | None = ChapterStore(cache, pipeline)
             started = stage(f"parse: {len(manuscript.sources)} chapters")
             book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=chapters)
             timings.append(("parse", time.perf_counter() - started))
@@ -334,12 +420,21 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             stored_pdf = cache.get(keys.edition("pdf", styles, pdf_profile)) if "pdf" in formats else None
         diagnostics = list(book.diagnostics)
 
-        pdf_future = cover_future = None
+        pdf_started = None
         if "pdf" in formats and stored_pdf is None:
-            assert worker is not None
             progress("render: PDF (laying out pages, in a second process)")
             pdf_started = time.perf_counter()
-            pdf_future = worker.submit(_pdf_job, book, pdf_profile)
+            workers.start("pdf").submit("pdf", book, pdf_profile)
+
+        # The generated cover, in a process of its own beside the PDF's: WeasyPrint draws it, and
+        # this process never imports WeasyPrint. It is done long before the PDF's memory peaks.
+        generated = cover_jpeg.meta if cover_jpeg is not None else None
+        cover_started = None
+        if "epub" in formats and cover_key is not None and generated is None and (
+                pdf_started is not None or cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None):
+            progress("render: cover (in a second process)")
+            cover_started = time.perf_counter()
+            workers.start("cover").submit("cover", book)
 
         outputs: dict[str, bytes | dict[str, bytes]] = {}
         if "html" in formats:
@@ -356,10 +451,28 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
                 made.append("html")
             outputs["html"] = files
 
+        if cover_started is not None:
+            generated = workers.running["cover"].result()
+            workers.finish("cover")
+            cache.put_value(cover_key, generated)
+            timings.append(("cover", time.perf_counter() - cover_started))
+            made.append("cover")
+
         page_map = None
         if "pdf" in formats:
-            if pdf_future is not None:
-                printed = _result(pdf_future)
+            if pdf_started is not None:
+                # While WeasyPrint works towards its peak, this process holds the book only as
+                # bytes, and gives back the memory the parse and the web edition used.
+                import pickle
+
+                frozen = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
+                del book, manuscript
+                chapters = None
+                _release_memory()
+                printed = workers.running["pdf"].result()
+                workers.finish("pdf")  # gone before the EPUB is made: their memory never adds up
+                book = pickle.loads(frozen)
+                del frozen
                 timings.append(("pdf", time.perf_counter() - pdf_started))
                 stored_pdf = cache.put(keys.edition("pdf", styles, pdf_profile), files={"pdf": printed.data},
                                        meta=(printed.diagnostics, printed.page_map))
@@ -382,17 +495,10 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             if files is None:
                 from .epub import render_epub
 
-                if cover_key is not None and cover_jpeg is not None:
-                    generated = cover_jpeg.meta
-                elif cover_key is not None:
-                    progress("render: cover")
-                    started = time.perf_counter()
-                    generated = _result(worker.submit(_cover_job_safe, book)) if worker else _cover_job(book)
+                if cover_key is not None and generated is None:  # only if the cache lost it since
+                    generated = _cover_job(book)
                     cache.put_value(cover_key, generated)
-                    timings.append(("cover", time.perf_counter() - started))
                     made.append("cover")
-                else:
-                    generated = None
                 started = stage("render: EPUB")
                 files = {"epub": render_epub(book, cover=book_cover(book, generated=generated), pages=page_map)}
                 cache.put(epub_key, files=files)
