@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+import langcodes
 import lxml.html
 import markdown
 import nh3
@@ -25,6 +26,7 @@ from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
+from .remote import RemoteImages
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -32,7 +34,8 @@ DEFAULT_MODIFIED = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".svg": "image/svg+xml", ".webp": "image/webp"}
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What XML 1.0 forbids, and the C1 controls and noncharacters that HTML calls parse errors.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
 _ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
@@ -62,9 +65,103 @@ def make_markdown() -> markdown.Markdown:
     )
 
 
+# Raw HTML in a manuscript may come from anywhere. What nh3 would drop silently and an author
+# would miss is reported first: (kind, tags, hint).
+_UNSAFE_TAGS = (
+    ("script", {"script", "noscript"}, "a book runs no scripts; delete it"),
+    ("embed", {"iframe", "frame", "frameset", "object", "embed", "applet", "portal"},
+     "embedded pages and plug-ins cannot be printed or read offline; link to the page instead"),
+    ("form", {"form", "input", "button", "select", "textarea", "option", "optgroup", "datalist", "output", "fieldset",
+              "legend"}, "a book has no forms; write the text instead"),
+    ("style", {"style", "link", "meta", "base"}, "the book's look comes from its styles; write plain Markdown"),
+)
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+# Elements whose content goes with them: a script's code or a form's options are not text of the book.
+_DROP_CONTENT = {"script", "style", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
+                 "select", "textarea", "datalist", "noembed", "noframes", "xmp", "title", "svg", "math"} - _ALLOWED_TAGS
+_DIRECTIONS = {"ltr", "rtl", "auto"}
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+# XML's NCName: what an id may be in XHTML (EPUBCheck checks it).
+_NAME_START = ("A-Z_a-z\xc0-\xd6\xd8-\xf6\xf8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d"
+               "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff")
+_NCNAME = re.compile(f"^[{_NAME_START}][{_NAME_START}\\-.0-9\xb7\u0300-\u036f\u203f\u2040]*$")
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: drop values that would make the XHTML invalid."""
+    if attribute in {"lang", "hreflang"}:
+        return value if value == "" or langcodes.tag_is_valid(value) else None
+    if attribute == "dir":
+        return value.lower() if value.lower() in _DIRECTIONS else None
+    if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
+        return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "role":
+        return None  # the editions write their own roles; an author's may be invalid ARIA
+    if attribute == "id":
+        return value if value.strip() else None
+    return value
+
+
 def sanitize(html: str) -> str:
-    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, link_rel=None,
-                     url_schemes={"http", "https", "mailto"})
+    """The manuscript's HTML with only what a book may hold, and only characters XML allows."""
+    clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, attribute_filter=_keep_attribute,
+                      clean_content_tags=_DROP_CONTENT, link_rel=None, url_schemes=_SAFE_SCHEMES)
+    # A character reference such as "&#1;" survives as the character it names.
+    return _XML_FORBIDDEN.sub("", clean)
+
+
+class _Locator:
+    """Finds the line of successive occurrences of a pattern in a chapter's source."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.after: dict[str, int] = {}
+
+    def line(self, pattern: str) -> int | None:
+        match = re.compile(pattern, re.IGNORECASE).search(self.text, self.after.get(pattern, 0))
+        if match is None:
+            return None
+        self.after[pattern] = match.end()
+        return self.text.count("\n", 0, match.start()) + 1
+
+
+def _report_unsafe(html: str, source: str, shown: Path, problems: list[Diagnostic]) -> None:
+    """Warn, with file and line, about each thing in the raw HTML that sanitising will remove."""
+    if "<" not in html:
+        return
+    try:
+        root = lxml.html.fragment_fromstring(_XML_FORBIDDEN.sub("", html), create_parent="div")
+    except etree.ParserError:
+        return
+    find = _Locator(source)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag.lower()
+        for kind, tags, hint in _UNSAFE_TAGS:
+            if tag in tags:
+                problems.append(warning(f"html-{kind}", f"removed a <{tag}> element", file=shown,
+                                        line=find.line(f"<{tag}\\b"), hint=hint))
+        for name, value in element.attrib.items():
+            name = name.lower()
+            if name.startswith("on"):
+                problems.append(warning("html-event-handler", f"removed the event handler {name}=\"…\" from <{tag}>",
+                                        file=shown, line=find.line(f"\\b{name}\\s*="),
+                                        hint="a book runs no scripts; delete the attribute"))
+            elif name == "style":
+                problems.append(warning("html-style", f"removed a style attribute from <{tag}>", file=shown,
+                                        line=find.line(r"\bstyle\s*="),
+                                        hint="the book's look comes from its styles; use Markdown emphasis instead"))
+            elif name == "hidden":
+                problems.append(warning("html-style", f"removed the hidden attribute from <{tag}>: its text shows",
+                                        file=shown, line=find.line(r"\bhidden\b"),
+                                        hint="a book hides nothing from its readers; delete the text instead"))
+            elif name in {"href", "src"} and value.strip():
+                scheme = urlsplit(value.strip()).scheme.lower()
+                if scheme and scheme not in _SAFE_SCHEMES and not (len(scheme) == 1 and value[1:2] == ":"):
+                    problems.append(warning("html-unsafe-url", f"removed the {scheme}: address from <{tag}>",
+                                            file=shown, line=find.line(re.escape(value[:40])),
+                                            hint="link only to web pages (https:), mail (mailto:) and files of the book"))
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -98,6 +195,7 @@ class _Draft:
     titled: bool
     notes: list[Note] = field(default_factory=list)
     anchors: set[str] = field(default_factory=set)
+    renamed: dict[str, str] = field(default_factory=dict)  # the author's id -> the book-wide unique one
 
 
 class _Ids:
@@ -108,8 +206,10 @@ class _Ids:
 
     def claim(self, wanted: str, fallback: str) -> str:
         base = wanted or fallback
-        if base[0].isdigit():
-            base = f"{fallback}-{base}"
+        if not _NCNAME.match(base):
+            # An id must be an XML name: no spaces or colons, not starting with a digit or a dash.
+            slug = slugify_unicode(base, "-").strip("-.")
+            base = slug if _NCNAME.match(slug) else f"{fallback}-{slug}" if slug else fallback
         candidate, n = base, 2
         while candidate in self.taken:
             candidate, n = f"{base}-{n}", n + 1
@@ -127,7 +227,9 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
                                 hint="they are usually left over from a copy and paste; delete them"))
         text = _XML_FORBIDDEN.sub("", text)
     md.reset()
-    html = sanitize(md.convert(text))
+    raw = md.convert(text)
+    _report_unsafe(raw, text, shown, problems)
+    html = sanitize(raw)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
 
     first = next(iter(root), None)
@@ -153,6 +255,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
     draft = _Draft(index, source, shown, root, title, titled, anchors={chapter_id})
 
     renamed = _unique_ids(draft, ids, problems)
+    draft.renamed.update(renamed)
     _lift_notes(draft, ids)
     for link in root.iter("a"):
         href = link.get("href", "")
@@ -242,14 +345,23 @@ def _resolve_links(draft: _Draft, drafts: dict[PurePosixPath, _Draft], all_ids: 
                 problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that does not exist",
                                       file=draft.shown, line=line, hint=_anchor_hint(parts.fragment, all_ids)))
             continue
-        target_path = PurePosixPath(_normalise(here / unquote(parts.path)))
+        path = unquote(parts.path)
+        if path.startswith("/") or PurePosixPath(path).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", path):
+            problems.append(error("link-absolute", f"the link '{href}' is an absolute path", file=draft.shown, line=line,
+                                  hint="link to a chapter by its file name relative to this one, e.g. 02-next.md"))
+            continue
+        target_path = PurePosixPath(_normalise(here / path))
+        if str(target_path).startswith("../"):
+            problems.append(error("link-outside", f"the link '{href}' leads outside the book folder", file=draft.shown,
+                                  line=line, hint="a book links only to its own chapters, or to web pages (https://…)"))
+            continue
         target = drafts.get(target_path)
         if target is None:
             names = ", ".join(str(p) for p in sorted(drafts)[:5])
             problems.append(error("broken-link", f"the link '{href}' points at a chapter that does not exist",
                                   file=draft.shown, line=line, hint=f"link to a chapter file of this book, e.g. {names}"))
             continue
-        fragment = parts.fragment or target.title.id
+        fragment = target.renamed.get(parts.fragment, parts.fragment) or target.title.id
         if fragment not in target.anchors:
             problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that '{target_path}' does not have",
                                   file=draft.shown, line=line, hint=_anchor_hint(fragment, target.anchors)))
@@ -277,14 +389,21 @@ def _normalise(path: PurePosixPath) -> str:
 
 
 def _image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: int | None,
-                 problems: list[Diagnostic]) -> Asset | None:
+                 problems: list[Diagnostic], *, remote: RemoteImages | None = None) -> Asset | None:
     """The image `src` names, relative to `here`, if it is a readable image inside the book folder."""
     parts = urlsplit(src)
-    if parts.scheme or src.startswith("//"):
+    if (parts.scheme in {"http", "https"} or src.startswith("//")) and remote is not None:
+        return remote.fetch(src if parts.scheme else "https:" + src, shown=shown, line=line, problems=problems)
+    if parts.scheme in {"http", "https"} or src.startswith("//"):
         problems.append(error("image-remote", f"the image '{src}' is on the web; a build reads nothing from the network",
-                              file=shown, line=line, hint="download it into the book folder, e.g. images/, and link that"))
+                              file=shown, line=line, hint="download it into the book folder, e.g. images/, and link "
+                                                          "that; or allow downloads with 'remote-images: true' in book.yaml"))
         return None
-    if src.startswith("/") or Path(unquote(parts.path)).is_absolute():
+    if parts.scheme and len(parts.scheme) > 1:
+        problems.append(error("image-scheme", f"the image '{src[:60]}' is not a file of the book", file=shown, line=line,
+                              hint="put the image in the book folder, e.g. images/photo.jpg, and link that"))
+        return None
+    if src.startswith("/") or Path(unquote(parts.path)).is_absolute() or parts.scheme:
         problems.append(error("image-absolute", f"the image path '{src}' is absolute", file=shown, line=line,
                               hint="use a path relative to the chapter, inside the book folder, e.g. images/photo.jpg"))
         return None
@@ -299,26 +418,51 @@ def _image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: i
         problems.append(error("image-type", f"the image '{src}' is not a PNG, JPEG, GIF, SVG or WebP file",
                               file=shown, line=line, hint="convert it to PNG or JPEG"))
         return None
-    if not path.resolve().is_relative_to(root) or not path.is_file():
+    if path.exists() and not path.resolve().is_relative_to(root):
+        problems.append(error("image-outside", f"the image '{src}' is a link to a file outside the book folder",
+                              file=shown, line=line, hint="copy the file into the book folder instead of linking to it"))
+        return None
+    if not path.is_file():
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
         return None
     return Asset(path, relative, IMAGE_TYPES[suffix])
 
 
-def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic]) -> None:
+def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic], *,
+                    remote: RemoteImages | None) -> None:
     here = PurePosixPath(draft.source.path.as_posix()).parent
-    for image in draft.root.iter("img"):
+    find = _Locator(draft.source.text)
+    for image in list(draft.root.iter("img")):
         src = image.get("src", "")
-        line = _line_of(draft.source.text, src) if src else None
+        if not src.strip():
+            # The sanitiser took an address it does not allow (data:, javascript:…): the image goes too.
+            problems.append(warning("image-no-source", "removed an image whose address is not a file of the book",
+                                    file=draft.shown, line=find.line(r"!\[|<img\b"),
+                                    hint="put the image in the book folder, e.g. images/photo.jpg, and link that"))
+            _drop(image)
+            continue
+        line = _line_of(draft.source.text, src)
         if image.get("alt") is None:
             image.set("alt", "")
             problems.append(warning("image-alt", f"the image '{src}' has no alt text", file=draft.shown, line=line,
                                     hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)"))
-        asset = _image_asset(src, here, root, draft.shown, line, problems)
+        asset = _image_asset(src, here, root, draft.shown, line, problems, remote=remote)
         if asset is not None:
             image.set("src", asset.href)
             assets.setdefault(asset.href, asset)
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove an element but keep the text that follows it."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _finish(draft: _Draft) -> Chapter:
@@ -355,14 +499,15 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
     drafts = [_first_pass(i, s, manuscript, md, ids, problems) for i, s in enumerate(manuscript.sources, start=1)]
     by_path = {PurePosixPath(d.source.path.as_posix()): d for d in drafts}
     assets: dict[str, Asset] = {}
+    remote = RemoteImages() if manuscript.config.remote_images else None
     for draft in drafts:
         _resolve_links(draft, by_path, ids.taken, problems)
-        _collect_images(draft, manuscript.root, assets, problems)
+        _collect_images(draft, manuscript.root, assets, problems, remote=remote)
     cover = None
     if manuscript.config.cover_image:
         shown = Path(manuscript.root.name) / "book.yaml"
         cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
-                             _line_of(manuscript.config_text, "cover-image"), problems)
+                             _line_of(manuscript.config_text, "cover-image"), problems, remote=remote)
     if has_errors(problems):
         raise BuildFailed(problems)
     chapters = tuple(_finish(d) for d in drafts)
