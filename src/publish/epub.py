@@ -18,7 +18,8 @@ from ebooklib import epub
 from lxml import etree
 
 from .model import Book
-from .templates import FONT_FILES, STYLES_DIR, TYPEFACE, render
+from .fonts import MEDIA_TYPES, edition_fonts
+from .templates import STYLES_DIR, TYPEFACE, render
 
 FOLDER = "EPUB"
 STYLESHEETS = ("fonts.css", "book.css", "epub.css")
@@ -186,10 +187,12 @@ def render_epub(book: Book, *, cover: Cover, pages: tuple[PageBreak, ...] = (), 
     if pages and page_source:
         eb.add_metadata(None, "meta", page_source, {"property": "pageBreakSource"})
 
+    fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
     for name in STYLESHEETS:
-        eb.add_item(_item(f"css-{Path(name).stem}", f"styles/{name}", "text/css", (STYLES_DIR / name).read_bytes()))
-    for n, name in enumerate(FONT_FILES, start=1):
-        eb.add_item(_item(f"font-{n}", f"styles/fonts/{name}", "font/ttf", (STYLES_DIR / "fonts" / name).read_bytes()))
+        href = f"styles/{name}"
+        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or (STYLES_DIR / name).read_bytes()))
+    for n, href in enumerate((h for h in fonts if not h.endswith(".css")), start=1):
+        eb.add_item(_item(f"font-{n}", href, MEDIA_TYPES[Path(href).suffix], fonts[href]))
     eb.add_item(_item("cover-image", cover.href, cover.media_type, cover.data, ("cover-image",)))
     eb.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-image"})
     for n, asset in enumerate(book.assets, start=1):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import __version__
 from .model import Book
-from .templates import FONT_FILES, STYLES_DIR, TYPEFACE, render
+from .fonts import edition_fonts
+from .templates import STYLES_DIR, TYPEFACE, render
 
 STYLESHEETS = ("fonts.css", "book.css", "web.css")
 
@@ -17,9 +18,11 @@ def render_html(book: Book, *, extra_head: tuple[str, ...] = ()) -> dict[str, by
     files = {"index.html": page.encode()}
     for name in STYLESHEETS:
         files[f"styles/{name}"] = (STYLES_DIR / name).read_bytes()
-    for name in FONT_FILES:
+    fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
+    files.update(fonts)
+    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else [])
+    for name in licences:
         files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
-    files["styles/fonts/OFL.txt"] = (STYLES_DIR / "fonts" / "OFL.txt").read_bytes()
     for asset in book.assets:
         files[asset.href] = asset.source.read_bytes()
     return files

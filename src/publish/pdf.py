@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from . import __version__
 from .config import BookConfig
 from .diagnostics import Diagnostic, warning
+from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Book, Chapter
 from .templates import STYLES_DIR, TYPEFACE, render
 
@@ -83,25 +84,33 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _fetcher(book_root: Path):  # noqa: ANN202 - a weasyprint.URLFetcher
+def _fetcher(book: Book):  # noqa: ANN202 - a weasyprint.URLFetcher
     import weasyprint
 
-    allowed = (book_root.resolve(), STYLES_DIR.resolve())
+    root = book.root.resolve()
+    allowed = (root, STYLES_DIR.resolve())
+    # Images the parse stage vetted but that live elsewhere (web images the author allowed, kept in
+    # a cache outside the book folder) are served by their place in the book.
+    elsewhere = {root / a.href: a.source for a in (*book.assets, *filter(None, [book.cover]))
+                 if not a.source.resolve().is_relative_to(root)}
 
     class SandboxFetcher(weasyprint.URLFetcher):
-        """Files inside the book folder and styles/, and data: URLs; nothing else, never the network."""
+        """Files inside the book folder and styles/, the book's own images, and data: URLs; never the network."""
 
         def fetch(self, url: str, headers: dict | None = None):  # noqa: ANN201
             parts = urlsplit(url)
             if parts.scheme == "data":
                 return super().fetch(url, headers)
-            if parts.scheme == "file":
-                path = Path(unquote(parts.path)).resolve()
-                if any(path.is_relative_to(root) for root in allowed):
+            if parts.scheme == "file" and parts.netloc in {"", "localhost"}:
+                path = Path(unquote(parts.path))
+                if path in elsewhere:
+                    return weasyprint.urls.URLFetcherResponse(url, elsewhere[path].read_bytes())
+                # resolve() follows links, so a link inside the book folder cannot lead out of it.
+                if any(path.resolve().is_relative_to(place) for place in allowed):
                     return super().fetch(url, headers)
-            raise ValueError(f"refused to read {url}: only files inside the book folder may be used")
+            raise ValueError(f"refused to read {url}: a build reads only files inside the book folder")
 
-    return SandboxFetcher()
+    return SandboxFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
 
 
 def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[Diagnostic, ...]]:
@@ -111,8 +120,9 @@ def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[
 
     profile = profile or book.config.pdf_profile
     bleed = BLEED[book.config.print_service] if profile == "print" else None
-    fetcher = _fetcher(book.root)
-    fonts = FontConfiguration()
+    fetcher = _fetcher(book)
+    with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
+        fonts = FontConfiguration()
     stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
                    for name in STYLESHEETS]
     collect = _Collect()
@@ -136,7 +146,9 @@ def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[
                                   full_fonts=profile == "print")
     finally:
         logger.removeHandler(collect)
+    missing = missing_glyphs(book)
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
-                     for message in dict.fromkeys(collect.messages))
-    return data, problems
+                     for message in dict.fromkeys(collect.messages)
+                     if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
+    return data, missing + problems
