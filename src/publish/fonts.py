@@ -159,6 +159,12 @@ def missing_glyphs(book: Book, *, styles_dir: Path = STYLES_DIR) -> tuple[Diagno
 
 
 def _subset(path: Path, text: str) -> bytes:
+    # Keyed by the characters the font has, so the EPUB and the web edition share one subset.
+    return _subset_codes(path, frozenset(ord(c) for c in text) & coverage(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _subset_codes(path: Path, codes: frozenset[int]) -> bytes:
     options = subset.Options()
     options.layout_features = ["*"]  # keep the shaping Japanese vertical forms and Korean need
     options.name_IDs = ["*"]
@@ -167,7 +173,7 @@ def _subset(path: Path, text: str) -> bytes:
     options.hinting = False
     with TTFont(path, lazy=False) as font:
         subsetter = subset.Subsetter(options)
-        subsetter.populate(text=text)
+        subsetter.populate(unicodes=sorted(codes))
         subsetter.subset(font)
         out = io.BytesIO()
         font.save(out)

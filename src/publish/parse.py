@@ -38,8 +38,10 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
+# Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
+# which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
 _ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
-    "area", "map", "center", "strike", "tt", "acronym"}
+    "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
     "a": {"href", "hreflang"},
@@ -233,6 +235,13 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
     root = lxml.html.fragment_fromstring(html, create_parent="div")
 
     first = next(iter(root), None)
+    if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):
+        # Nothing left of the title once sanitised (it held only a script, say): a nameless entry
+        # in the contents would be worse than the stand-in title below.
+        problems.append(warning("chapter-title-empty", "the chapter's heading has no text", file=shown,
+                                line=_line_of(text, "#") or 1, hint="write the chapter's title after the '#'"))
+        _drop(first)
+        first = None
     if first is not None and first.tag == "h2" and not (root.text or "").strip():
         titled = True
         title_element = first
@@ -339,7 +348,7 @@ def _resolve_links(draft: _Draft, drafts: dict[PurePosixPath, _Draft], all_ids: 
         parts = urlsplit(href)
         if parts.scheme or href.startswith("//"):
             continue
-        line = _line_of(draft.source.text, href)
+        line = _line_of(draft.source.text, f"]({href}") or _line_of(draft.source.text, href)
         if not parts.path:
             if parts.fragment and parts.fragment not in draft.anchors and parts.fragment not in all_ids:
                 problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that does not exist",
