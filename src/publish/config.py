@@ -219,6 +219,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             bad("remote-images", f"{data['remote-images']!r} is not true or false",
                 "write 'remote-images: true' to let the build download images from the web, or leave it out")
 
+    problems.sort(key=lambda p: p.line or 0)  # in the order the author reads the file
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems

@@ -93,7 +93,8 @@ def _family_coverage(styles_dir: Path) -> dict[str, frozenset[int]]:
     # The regular face stands for the family: bold and italic faces cover the same characters.
     result: dict[str, frozenset[int]] = {}
     for face in faces(styles_dir):
-        result.setdefault(face.family, coverage(styles_dir / face.file))
+        if face.family not in result:
+            result[face.family] = coverage(styles_dir / face.file)
     return result
 
 

@@ -112,6 +112,45 @@ def sanitize(html: str) -> str:
     return _XML_FORBIDDEN.sub("", clean)
 
 
+# HTML's content models, as far as sanitised HTML can break them: an HTML parser keeps a <details>
+# inside a heading or an <li> outside a list, and EPUBCheck refuses both. Such an element gives way
+# to its content.
+_PHRASING = {"a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
+             "q", "ruby", "rp", "rt", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
+_PHRASING_ONLY = (_PHRASING - {"a", "ins", "del", "ruby"}) | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "summary"}
+_PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details"}, "figcaption": {"figure"},
+            "rt": {"ruby"}, "rp": {"ruby"}, "caption": {"table"}, "colgroup": {"table"}, "col": {"colgroup"},
+            "thead": {"table"}, "tbody": {"table"}, "tfoot": {"table"}, "tr": {"table", "thead", "tbody", "tfoot"},
+            "td": {"tr"}, "th": {"tr"}}
+
+
+def _misplaced(element: etree._Element) -> bool:
+    parent = element.getparent()
+    if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
+        return True
+    if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
+        return True
+    if element.tag in {"ul", "ol"} and any(child.tag != "li" for child in element):
+        return True
+    if element.tag not in _PHRASING:
+        # a, ins and del take their parent's model: look through them to the nearest real one.
+        ancestor = parent
+        while ancestor is not None and ancestor.tag in {"a", "ins", "del"}:
+            ancestor = ancestor.getparent()
+        return ancestor is not None and ancestor.tag in _PHRASING_ONLY
+    return False
+
+
+def _repair_content_model(root: etree._Element) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for element in list(root.iterdescendants()):
+            if isinstance(element.tag, str) and _misplaced(element):
+                element.drop_tag()  # keeps its text and children in its place
+                changed = True
+
+
 class _Locator:
     """Finds the line of successive occurrences of a pattern in a chapter's source."""
 
@@ -142,7 +181,7 @@ def _report_unsafe(html: str, source: str, shown: Path, problems: list[Diagnosti
         tag = element.tag.lower()
         for kind, tags, hint in _UNSAFE_TAGS:
             if tag in tags:
-                problems.append(warning(f"html-{kind}", f"removed a <{tag}> element", file=shown,
+                problems.append(warning(f"html-{kind}", f"removed the <{tag}> element", file=shown,
                                         line=find.line(f"<{tag}\\b"), hint=hint))
         for name, value in element.attrib.items():
             name = name.lower()
@@ -233,6 +272,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
     _report_unsafe(raw, text, shown, problems)
     html = sanitize(raw)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
+    _repair_content_model(root)
 
     first = next(iter(root), None)
     if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):
