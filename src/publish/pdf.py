@@ -125,17 +125,30 @@ def _fetcher(book_root: Path):  # noqa: ANN202 - a weasyprint.URLFetcher
     return SandboxFetcher()
 
 
-def _page_labels(first_text_page: int):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
-    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own."""
+    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`)."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        if whole_fonts:
+            _untag_whole_fonts(pdf)
 
     return finish
+
+
+def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+    """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
+    the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and obj.get("Type") in {"/Font", "/FontDescriptor"}:
+            for key in ("BaseFont", "FontName"):
+                if isinstance(obj.get(key), bytes):
+                    obj[key] = re.sub(rb"^/[A-Z]{6}\+", b"/", obj[key])
 
 
 def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
@@ -169,7 +182,7 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
         pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
-                                  finisher=_page_labels(pages.first_text_page))
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
     finally:
         logger.removeHandler(collect)
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
