@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import io
 import textwrap
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
 
 import pytest
+from lxml import etree
 from PIL import Image
+from pypdf import PdfReader
+from pypdf.generic import Destination
 
 from publish.epub import Cover
 from publish.manuscript import load_manuscript
@@ -29,6 +35,16 @@ EPOCH = "1700000000"
 EPOCH_ISO = "2023-11-14T22:13:20Z"
 
 MakeBook = Callable[..., Path]
+
+NS = {
+    "opf": "http://www.idpf.org/2007/opf",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "x": "http://www.w3.org/1999/xhtml",
+    "epub": "http://www.idpf.org/2007/ops",
+    "ncx": "http://www.daisy.org/z3986/2005/ncx/",
+    "c": "urn:oasis:names:tc:opendocument:xmlns:container",
+}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,3 +111,95 @@ def small_cover() -> Cover:
     out = io.BytesIO()
     Image.new("RGB", (16, 25), (20, 20, 20)).save(out, format="JPEG")
     return Cover(out.getvalue(), "image/jpeg", "images/cover.jpg", "Cover of the book")
+
+
+# --- reading editions back -------------------------------------------------------------------------
+
+
+class Epub:
+    """An EPUB's zip with its package document, nav and NCX parsed."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+
+    def xml(self, name: str) -> etree._Element:
+        return etree.fromstring(self.zip.read(name))
+
+    @cached_property
+    def opf_path(self) -> str:
+        return self.xml("META-INF/container.xml").xpath("//c:rootfile/@full-path", namespaces=NS)[0]
+
+    @cached_property
+    def opf(self) -> etree._Element:
+        return self.xml(self.opf_path)
+
+    def doc(self, href: str) -> etree._Element:
+        return self.xml(self.path(href))
+
+    def path(self, href: str) -> str:
+        return str(PurePosixPath(self.opf_path).parent / href)
+
+    def opf_xpath(self, query: str) -> list:
+        return self.opf.xpath(query, namespaces=NS)
+
+    def meta(self, prop: str) -> list[str]:
+        return self.opf_xpath(f"/opf:package/opf:metadata/opf:meta[@property='{prop}']/text()")
+
+    @property
+    def spine(self) -> list[str]:
+        return [self.opf_xpath(f"//opf:manifest/opf:item[@id='{idref}']/@href")[0]
+                for idref in self.opf_xpath("//opf:spine/opf:itemref/@idref")]
+
+    @cached_property
+    def nav(self) -> etree._Element:
+        [href] = self.opf_xpath("//opf:manifest/opf:item[contains(concat(' ', @properties, ' '), ' nav ')]/@href")
+        return self.doc(href)
+
+    def landmark(self, kind: str) -> list[str]:
+        return self.nav.xpath(f"//x:nav[@epub:type='landmarks']//x:a[@epub:type='{kind}']/@href", namespaces=NS)
+
+    def guide(self, kind: str) -> list[str]:
+        return self.opf_xpath(f"//opf:guide/opf:reference[@type='{kind}']/@href")
+
+    def xhtml(self) -> list[str]:
+        return self.opf_xpath("//opf:manifest/opf:item[@media-type='application/xhtml+xml']/@href")
+
+
+@dataclass
+class Pdf:
+    """A PDF read back with pypdf."""
+
+    data: bytes
+
+    @cached_property
+    def reader(self) -> PdfReader:
+        return PdfReader(io.BytesIO(self.data))
+
+    def text(self, index: int) -> str:
+        """The text of one page (0-based), with runs of white space made single spaces."""
+        return " ".join(self.reader.pages[index].extract_text().split())
+
+    @cached_property
+    def texts(self) -> list[str]:
+        return [self.text(i) for i in range(len(self.reader.pages))]
+
+    def pages_with(self, text: str) -> list[int]:
+        """0-based indexes of the pages that show `text`."""
+        return [i for i, page in enumerate(self.texts) if text in page]
+
+    @cached_property
+    def bookmarks(self) -> list[tuple[int, str, int]]:
+        """(level, title, 0-based page) in outline order."""
+        found: list[tuple[int, str, int]] = []
+
+        def walk(items: list, level: int) -> None:
+            for item in items:
+                if isinstance(item, list):
+                    walk(item, level + 1)
+                else:
+                    assert isinstance(item, Destination)
+                    found.append((level, item.title, self.reader.get_destination_page_number(item)))
+
+        walk(self.reader.outline, 1)
+        return found

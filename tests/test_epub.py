@@ -5,28 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from functools import cached_property
-from io import BytesIO
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from lxml import etree
 
-from conftest import EPOCH_ISO, REPO, MakeBook, parse, png
+from conftest import EPOCH_ISO, NS, REPO, XML_LANG, Epub, MakeBook, parse, png
 from publish.epub import Cover, render_epub
 from publish.model import Book
 from publish.templates import FONT_FILES
 
-NS = {
-    "opf": "http://www.idpf.org/2007/opf",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "x": "http://www.w3.org/1999/xhtml",
-    "epub": "http://www.idpf.org/2007/ops",
-    "ncx": "http://www.daisy.org/z3986/2005/ncx/",
-    "c": "urn:oasis:names:tc:opendocument:xmlns:container",
-}
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 FONTS = REPO / "styles" / "fonts"
 
 CHAPTERS = {
@@ -44,56 +32,6 @@ SPOILED = """
       heading: Spoiler Alert
       text: This book reveals the ending.
 """
-
-
-class Epub:
-    """An EPUB's zip with its package document, nav and NCX parsed."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.zip = zipfile.ZipFile(BytesIO(data))
-
-    def xml(self, name: str) -> etree._Element:
-        return etree.fromstring(self.zip.read(name))
-
-    @cached_property
-    def opf_path(self) -> str:
-        return self.xml("META-INF/container.xml").xpath("//c:rootfile/@full-path", namespaces=NS)[0]
-
-    @cached_property
-    def opf(self) -> etree._Element:
-        return self.xml(self.opf_path)
-
-    def doc(self, href: str) -> etree._Element:
-        return self.xml(self.path(href))
-
-    def path(self, href: str) -> str:
-        return str(PurePosixPath(self.opf_path).parent / href)
-
-    def opf_xpath(self, query: str) -> list:
-        return self.opf.xpath(query, namespaces=NS)
-
-    def meta(self, prop: str) -> list[str]:
-        return self.opf_xpath(f"/opf:package/opf:metadata/opf:meta[@property='{prop}']/text()")
-
-    @property
-    def spine(self) -> list[str]:
-        return [self.opf_xpath(f"//opf:manifest/opf:item[@id='{idref}']/@href")[0]
-                for idref in self.opf_xpath("//opf:spine/opf:itemref/@idref")]
-
-    @cached_property
-    def nav(self) -> etree._Element:
-        [href] = self.opf_xpath("//opf:manifest/opf:item[contains(concat(' ', @properties, ' '), ' nav ')]/@href")
-        return self.doc(href)
-
-    def landmark(self, kind: str) -> list[str]:
-        return self.nav.xpath(f"//x:nav[@epub:type='landmarks']//x:a[@epub:type='{kind}']/@href", namespaces=NS)
-
-    def guide(self, kind: str) -> list[str]:
-        return self.opf_xpath(f"//opf:guide/opf:reference[@type='{kind}']/@href")
-
-    def xhtml(self) -> list[str]:
-        return self.opf_xpath("//opf:manifest/opf:item[@media-type='application/xhtml+xml']/@href")
 
 
 @pytest.fixture(scope="module")

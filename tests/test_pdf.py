@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
-from pypdf.generic import Destination
 
-from conftest import MakeBook, parse, png
+from conftest import MakeBook, Pdf, parse, png
 from publish.model import Book
 from publish.pdf import _fetcher, gutter_for, render_pdf
 
@@ -22,39 +17,6 @@ SPOILED = {
     "02-coda.md": "# Coda\n\nThe end. See [the method](01-method.md#tempo).\n",
 }
 CONFIG = "title: A Test of Print\nauthor: Ann Example\nlang: en-GB\nspoiler:\n  heading: Spoiler Alert\n  text: It ends.\n"
-
-
-@dataclass
-class Pdf:
-    data: bytes
-
-    @cached_property
-    def reader(self) -> PdfReader:
-        return PdfReader(io.BytesIO(self.data))
-
-    @cached_property
-    def texts(self) -> list[str]:
-        return [" ".join(page.extract_text().split()) for page in self.reader.pages]
-
-    def pages_with(self, text: str) -> list[int]:
-        """0-based indexes of the pages that show `text`."""
-        return [i for i, page in enumerate(self.texts) if text in page]
-
-    @cached_property
-    def bookmarks(self) -> list[tuple[int, str, int]]:
-        """(level, title, 0-based page) in outline order."""
-        found: list[tuple[int, str, int]] = []
-
-        def walk(items: list, level: int) -> None:
-            for item in items:
-                if isinstance(item, list):
-                    walk(item, level + 1)
-                else:
-                    assert isinstance(item, Destination)
-                    found.append((level, item.title, self.reader.get_destination_page_number(item)))
-
-        walk(self.reader.outline, 1)
-        return found
 
 
 def render(book: Book) -> Pdf:
