@@ -119,19 +119,20 @@ def test_a_failed_build_leaves_the_previous_output_byte_identical(make_book: Mak
     assert snapshot(out) == before  # no partial file, no stray temporary either
 
 
-def test_a_failure_in_a_later_edition_writes_none_of_them(make_book: MakeBook, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("renderer", ["publish.pdf.render_pdf", "publish.build.render_epub", "publish.build.render_html"])
+def test_a_failure_in_any_edition_writes_none_of_them(make_book: MakeBook, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, renderer: str) -> None:
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: Kept\n")
     out = tmp_path / "out"
-    assert main(["build", str(root), "-o", str(out), "--format", "epub,html"]) == EXIT_OK
+    assert main(["build", str(root), "-o", str(out)]) == EXIT_OK
     before = snapshot(out)
     (root / "01-a.md").write_text("# A\n\nChanged text.\n")
 
-    def pdf_fails(*_args: object, **_kwargs: object) -> None:
-        raise BuildFailed([error("pdf-test", "the PDF could not be laid out")])
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise BuildFailed([error("edition-test", "this edition could not be made")])
 
-    # The PDF is rendered last; when it fails, the EPUB and web edition already made must not be written.
-    monkeypatch.setattr("publish.pdf.render_pdf", pdf_fails)
+    # Whichever edition is rendered last, the ones already made must not be written when it fails.
+    monkeypatch.setattr(renderer, fails)
     assert main(["build", str(root), "-o", str(out)]) == EXIT_BOOK
     assert snapshot(out) == before
 

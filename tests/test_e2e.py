@@ -154,6 +154,13 @@ def test_every_chapter_is_in_the_contents_and_the_ncx(built: Built, epub: Epub) 
     assert epub.doc(ncx).xpath("//ncx:navPoint/ncx:navLabel/ncx:text/text()", namespaces=NS) == expected
 
 
+def test_the_epub_page_list_follows_the_printed_pages(epub: Epub, pdf: Pdf) -> None:
+    listed = epub.nav.xpath("//x:nav[@epub:type='page-list']/x:ol/x:li/x:a/text()", namespaces=NS)
+    printed = pdf.reader.page_labels
+    assert listed == printed[printed.index("1"):]
+    assert epub.meta("pageBreakSource") and "printPageNumbers" in epub.meta("schema:accessibilityFeature")
+
+
 # --- PDF ----------------------------------------------------------------------------------------------
 
 

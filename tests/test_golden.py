@@ -33,9 +33,10 @@ def normalise(text: str) -> str:
 
 
 def rendered(case: str, out: Path) -> dict[str, str]:
-    """What the build makes of the case's book: file name -> text."""
-    result = build(GOLDEN / case / "in", out, formats=("epub", "html"), source_date_epoch=EPOCH)
-    paths = {p.suffix or "/": p for p in result.outputs}
+    """What the build makes of the case's book: file name -> text. Every edition is built, as
+    `publish build` does, because the EPUB carries the print edition's page numbers."""
+    result = build(GOLDEN / case / "in", out, source_date_epoch=EPOCH)
+    paths = {p.suffix or "/": p for p in result.outputs}  # .epub, .pdf, and the web edition's folder
     files: dict[str, str] = {}
     with zipfile.ZipFile(paths[".epub"]) as epub:
         for name in epub.namelist():

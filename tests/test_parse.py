@@ -56,10 +56,11 @@ def test_an_untitled_opening_stands_under_the_book_title(make_book: MakeBook) ->
 
 
 def test_a_later_untitled_chapter_is_named_after_its_file_with_a_warning(make_book: MakeBook) -> None:
-    book = parse(make_book({"01-one.md": "# One\n\nText.\n", "02-interlude.md": "No heading here.\n"}))
+    root = make_book({"01-one.md": "# One\n\nText.\n", "02-interlude.md": "No heading here.\n"})
+    book = parse(root)
     assert book.chapters[1].title.text == "02-interlude" and not book.chapters[1].titled
     [warning] = warnings_of(book, "chapter-untitled")
-    assert warning.file == Path("book") / "02-interlude.md" and warning.line == 1 and warning.hint
+    assert warning.file == root / "02-interlude.md" and warning.line == 1 and warning.hint
 
 
 def test_text_before_the_first_heading_keeps_the_chapter_untitled(make_book: MakeBook) -> None:
@@ -110,13 +111,13 @@ def test_ids_are_unique_across_the_book_when_headings_repeat(make_book: MakeBook
 
 
 def test_a_repeated_explicit_id_is_renamed_with_a_warning(make_book: MakeBook) -> None:
-    book = parse(make_book({"01-a.md": "# A\n\nFirst.\n{: #key }\n",
-                            "02-b.md": "# B\n\nSecond.\n{: #key }\n\n[back](#key)\n"}))
+    root = make_book({"01-a.md": "# A\n\nFirst.\n{: #key }\n", "02-b.md": "# B\n\nSecond.\n{: #key }\n\n[back](#key)\n"})
+    book = parse(root)
     assert 'id="key"' in book.chapters[0].html
     assert '<p id="key-2">Second.</p>' in book.chapters[1].html
     assert 'href="#key-2"' in book.chapters[1].html  # a link inside the chapter follows the rename
     [warning] = warnings_of(book, "duplicate-id")
-    assert warning.file == Path("book") / "02-b.md" and warning.line == 4 and "'key'" in warning.message
+    assert warning.file == root / "02-b.md" and warning.line == 4 and "'key'" in warning.message
 
 
 # --- notes ----------------------------------------------------------------------------------------
@@ -181,7 +182,7 @@ def test_links_across_folders_resolve_relative_to_the_chapter(make_book: MakeBoo
 def test_a_link_to_a_missing_chapter_is_an_error_with_its_line(make_book: MakeBook) -> None:
     root = make_book({"01-a.md": "# A\n\nline 3\n\nSee [B](02-bee.md).\n", "02-b.md": "# B\n"})
     [problem] = errors(root)
-    assert problem.code == "broken-link" and problem.file == Path("book") / "01-a.md" and problem.line == 5
+    assert problem.code == "broken-link" and problem.file == root / "01-a.md" and problem.line == 5
     assert "'02-bee.md'" in problem.message and "02-b.md" in (problem.hint or "")
 
 
@@ -192,6 +193,14 @@ def test_a_link_to_a_missing_anchor_suggests_the_nearest(make_book: MakeBook) ->
     assert [(p.code, p.line) for p in problems] == [("broken-anchor", 3), ("broken-anchor", 5)]
     assert problems[0].hint == "did you mean '#method'?"
     assert "'#nowhere-at-all'" in problems[1].message
+
+
+def test_messages_name_files_as_the_user_named_the_book_folder(make_book: MakeBook, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    make_book({"01-a.md": "# A\n\n[x](x.md)\n"})
+    monkeypatch.chdir(tmp_path)
+    [problem] = errors(Path("book"))
+    assert problem.file == Path("book/01-a.md")
 
 
 def test_every_broken_link_in_the_book_is_reported_at_once(make_book: MakeBook) -> None:
@@ -234,6 +243,16 @@ def test_an_image_in_a_subfolder_chapter_resolves_against_the_chapter(make_book:
     assert 'src="images/dot.png"' in parse(root).chapters[0].html
 
 
+def test_an_image_alone_in_its_paragraph_is_a_figure_with_its_title_as_caption(make_book: MakeBook) -> None:
+    book = parse(make_book({"01-a.md": '# A\n\n![A dot](dot.png "The caption")\n\nText ![inline](dot.png) here.\n'},
+                           files={"dot.png": png()}))
+    html = tree(book.chapters[0])
+    [figure] = html.xpath("//figure")
+    assert figure.xpath("img/@alt") == ["A dot"] and figure.xpath("figcaption/text()") == ["The caption"]
+    assert not figure.xpath("img/@title")
+    assert html.xpath("//p/img/@alt") == ["inline"]
+
+
 def test_an_image_without_alt_text_is_a_warning(make_book: MakeBook) -> None:
     book = parse(make_book({"01-a.md": "# A\n\n<img src=\"dot.png\">\n"}, files={"dot.png": png()}))
     [warning] = warnings_of(book, "image-alt")
@@ -255,7 +274,7 @@ def test_images_the_build_may_not_use(make_book: MakeBook, tmp_path: Path, markd
     root = make_book({"01-a.md": f"# A\n\nText.\n\n{markdown}\n"}, files={"notes.pdf": b"%PDF-1.4"})
     [problem] = errors(root)
     assert problem.code == code and words in problem.message
-    assert problem.file == Path("book") / "01-a.md" and problem.line == 5
+    assert problem.file == root / "01-a.md" and problem.line == 5
 
 
 def test_a_symlink_out_of_the_book_folder_is_not_followed(make_book: MakeBook, tmp_path: Path) -> None:
@@ -270,8 +289,9 @@ def test_the_cover_image_named_in_book_yaml(make_book: MakeBook) -> None:
     root = make_book(config="title: T\ncover-image: art/cover.png\n", files={"art/cover.png": png()})
     cover = parse(root).cover
     assert cover is not None and (cover.href, cover.media_type) == ("art/cover.png", "image/png")
-    [problem] = errors(make_book(config="title: T\n\ncover-image: art/nope.png\n", name="other"))
-    assert problem.code == "image-missing" and problem.file == Path("other") / "book.yaml" and problem.line == 3
+    other = make_book(config="title: T\n\ncover-image: art/nope.png\n", name="other")
+    [problem] = errors(other)
+    assert problem.code == "image-missing" and problem.file == other / "book.yaml" and problem.line == 3
 
 
 # --- Markdown features ----------------------------------------------------------------------------
@@ -330,9 +350,9 @@ def test_control_characters_are_removed_with_a_warning(make_book: MakeBook) -> N
 
 
 def test_an_empty_chapter_is_a_warning(make_book: MakeBook) -> None:
-    book = parse(make_book({"01-a.md": "# A\n\nText.\n", "02-b.md": "# B\n"}))
-    [warning] = warnings_of(book, "chapter-empty")
-    assert warning.file == Path("book") / "02-b.md"
+    root = make_book({"01-a.md": "# A\n\nText.\n", "02-b.md": "# B\n"})
+    [warning] = warnings_of(parse(root), "chapter-empty")
+    assert warning.file == root / "02-b.md"
 
 
 # --- the book -------------------------------------------------------------------------------------

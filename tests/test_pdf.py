@@ -20,9 +20,11 @@ CONFIG = "title: A Test of Print\nauthor: Ann Example\nlang: en-GB\nspoiler:\n  
 
 
 def render(book: Book) -> Pdf:
-    data, problems = render_pdf(book)
-    assert problems == (), problems  # WeasyPrint had nothing to complain about
-    return Pdf(data)
+    edition = render_pdf(book)
+    assert edition.diagnostics == (), edition.diagnostics  # WeasyPrint had nothing to complain about
+    pdf = Pdf(edition.data)
+    assert edition.pages == len(pdf.reader.pages)
+    return pdf
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,15 @@ def test_title_author_language_and_tags(spoiled: Pdf) -> None:
 
 def test_the_title_page_comes_first(spoiled: Pdf) -> None:
     assert spoiled.texts[0].startswith("A Test of Print") and "Ann Example" in spoiled.texts[0]
+
+
+def test_page_labels_are_roman_in_the_front_matter_and_arabic_from_the_text(spoiled: Pdf) -> None:
+    labels = spoiled.reader.page_labels
+    [notice] = spoiled.pages_with("Spoiler Alert It ends.")
+    [opening] = spoiled.pages_with("An opening without a heading")
+    assert labels[:opening] == ["i", "ii", "iii", "iv", "v", "vi"][:opening]
+    assert labels[notice] == "iii" and labels[opening] == "1"
+    assert labels[opening:] == [str(n) for n in range(1, len(labels) - opening + 1)]
 
 
 def test_a_footnote_sits_on_the_page_that_calls_it(spoiled: Pdf) -> None:
