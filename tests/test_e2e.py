@@ -192,12 +192,12 @@ def test_pdf_fonts_are_embedded_and_only_the_shipped_typeface(built: Built) -> N
     assert all(f.unicode for f in fonts)  # text can be searched and read aloud
 
 
-def test_pdf_metadata_and_tags(built: Built, epub: Epub) -> None:
+def test_pdf_metadata_and_tags(built: Built, epub: Epub, pdf: Pdf) -> None:
     info = pdf_info(built.pdf)
     assert info["Title"] == epub.opf_xpath("//dc:title[@id='title']/text()")[0]
     assert info["Tagged"] == "yes"
     assert info["Page size"].startswith("432 x 648 pts")
-    lang = Pdf(built.pdf.read_bytes()).reader.trailer["/Root"]["/Lang"]
+    lang = pdf.reader.trailer["/Root"]["/Lang"]
     assert lang == epub.opf_xpath("//dc:language/text()")[0]
 
 
