@@ -75,7 +75,8 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
         starts = pages.for_chapter(c.id) if pages else ()
         opening = [s.label for s in starts if s.block == TITLE]
         page_list += [NavEntry(f"{c.file_name}#page-{s.label}", s.label) for s in starts]
-        body = dataclasses.replace(_split_links(book, c), html=mark_pages(_split_links(book, c), starts))
+        linked = _split_links(book, c)
+        body = dataclasses.replace(linked, html=mark_pages(linked, starts))
         chapter_docs.append(_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
                                       _xhtml("epub/chapter.xhtml", book, c.title.text,
                                              "bodymatter" if c.index == 1 and not config.spoiler else "",

@@ -160,12 +160,12 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
     bleed = BLEED[book.config.print_service] if profile == "print" else None
     fetcher = _fetcher(book.root)
     fonts = FontConfiguration()
-    stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
-                   for name in STYLESHEETS]
-    collect = _Collect()
+    collect = _Collect()  # before the stylesheets are parsed, so their complaints are heard too
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
+        stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
+                       for name in STYLESHEETS]
         pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
         margins = margins_for(book.config, pages_guess)
         document = None
