@@ -104,8 +104,8 @@ class PrintedPdf:
                     tuple(line for line in block if line.size >= NOTE_SIZE),
                     tuple(line for line in block if line.size < NOTE_SIZE), folio)
 
-    def pages(self) -> list[Page]:
-        return [self.page(i) for i in range(len(self))]
+    def pages(self, *, until: int | None = None) -> list[Page]:
+        return [self.page(i) for i in range(min(len(self), until or len(self)))]
 
     def outline(self) -> list[tuple[str, int, int]]:
         """(title, level, 0-based page) for every bookmark, in order."""
@@ -164,8 +164,8 @@ def normalise(text: str) -> str:
 
 def contents_entries(pdf: PrintedPdf) -> list[tuple[str, str]]:
     """(title, page label) for each line of the printed contents, leaders dropped."""
-    start = next(p for p in pdf.pages() if any(line.text.casefold() == "contents" for line in p.text))
     first_text = min(pdf.chapter_openings().values())
+    start = next(pdf.page(i) for i in range(first_text) if any(line.text.casefold() == "contents" for line in pdf.page(i).text))
     entries, pending = [], ""
     for index in range(start.index, first_text):
         for line in pdf.page(index).text:

@@ -169,7 +169,7 @@ def test_the_contents_page_numbers_are_the_chapter_openings(book: PrintedPdf) ->
 
 
 def test_the_contents_has_dot_leaders_and_opens_on_a_right_hand_page(book: PrintedPdf) -> None:
-    start = next(p for p in book.pages()[:10] if p.text and p.text[0].text.casefold() == "contents")
+    start = next(p for p in book.pages(until=10) if p.text and p.text[0].text.casefold() == "contents")
     assert start.recto
     entries = [line for line in start.text[1:] if re.search(r"\d+$", line.text)]
     assert entries and all(re.search(r"(\. ?){8,}\s*\d+$", line.text) for line in entries)
