@@ -23,11 +23,15 @@ def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, byte
     start_id = "spoiler-notice" if book.config.spoiler else book.chapters[0].id
     page = render("web.html", book=book, start_id=start_id, colophon=f"Set in {TYPEFACE}.", version=__version__,
                   stylesheets=STYLESHEETS, live_reload=live_reload)
-    files = {"index.html": page.encode()}
-    for name in STYLESHEETS + SCRIPTS:
-        files[f"styles/{name}"] = (STYLES_DIR / name).read_bytes()
-    for name in (*FONT_FILES, "OFL.txt"):
-        files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
+    files = {"index.html": page.encode(), **static_files()}
     for asset in book.assets:
         files[asset.href] = asset.source.read_bytes()
+    return files
+
+
+def static_files() -> dict[str, bytes]:
+    """The edition's styles, script and typeface: the same for every book."""
+    files = {f"styles/{name}": (STYLES_DIR / name).read_bytes() for name in STYLESHEETS + SCRIPTS}
+    for name in (*FONT_FILES, "OFL.txt"):
+        files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
     return files
