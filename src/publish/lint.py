@@ -1,0 +1,178 @@
+"""The manuscript lint behind `publish check`: every problem a reader would notice, as one list.
+
+The parse stage already finds what stops a build (broken links and anchors, missing images) and
+some of what does not (images without alt text, empty chapters). The lint runs it and adds what
+only a careful proofreader would catch, reading each chapter's rendered HTML: images whose alt
+text is empty, heading levels that skip one, a second title inside a chapter, and quotes that
+smart punctuation left straight or turned the wrong way. Each finding points at its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import lxml.html
+from lxml import etree
+
+from .diagnostics import BuildFailed, Diagnostic, warning
+from .manuscript import Manuscript, Source
+from .parse import chapter_html, make_markdown, parse_book
+
+_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style"}
+_STRAIGHT = re.compile(r"[\"']")
+# Smart punctuation guesses a quote's direction from its neighbours and sometimes guesses wrong,
+# typically next to a link or emphasis: an opening quote that ends a word, or an opening single
+# quote inside a word where an apostrophe belongs (rock ‘n’ roll, Hallowe‘en).
+_WRONG_WAY = re.compile(r"(?<=[\w.,;:!?)\]])“(?=[\s.,;:!?)\]]|$)|(?<=\w)‘(?=\w)")
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Chapter:
+    source: Source
+    shown: Path
+    root: etree._Element
+
+
+def lint_manuscript(manuscript: Manuscript, *, cache: MutableMapping[str, str] | None = None) -> tuple[Diagnostic, ...]:
+    """Every problem in the manuscript, the parse stage's and the lint's, sorted by file and line."""
+    cache = {} if cache is None else cache
+    md = make_markdown()
+    found: list[Diagnostic] = []
+    for source in manuscript.sources:
+        if source.digest not in cache:
+            cache[source.digest] = chapter_html(source.text, md=md)
+        chapter = _Chapter(source, Path(manuscript.root.name) / source.path,
+                           lxml.html.fragment_fromstring(cache[source.digest], create_parent="div"))
+        for rule in (_empty_chapter, _image_alt, _heading_levels, _quotes):
+            found.extend(rule(chapter))
+    try:
+        found.extend(parse_book(manuscript, cache=cache).diagnostics)
+    except BuildFailed as failure:
+        found.extend(failure.diagnostics)
+    return _unique_sorted(found)
+
+
+def _unique_sorted(found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    # The parse stage and the lint both report alt text and empty chapters: keep one of each.
+    seen: dict[tuple[str, str, int | None], Diagnostic] = {}
+    for d in found:
+        seen.setdefault((d.code, str(d.file), d.line), d)
+    return tuple(sorted(seen.values(), key=lambda d: (str(d.file or ""), d.line or 0, d.code)))
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    position = text.find(needle) if needle else -1
+    return text.count("\n", 0, position) + 1 if position >= 0 else None
+
+
+def _empty_chapter(chapter: _Chapter) -> Iterator[Diagnostic]:
+    words = len(chapter.root.text_content().split())
+    words -= sum(len(h.text_content().split()) for h in chapter.root.iter("h2", "h3", "h4", "h5", "h6"))
+    if words == 0 and next(chapter.root.iter("img"), None) is None:
+        yield warning("chapter-empty", "the chapter has no text", file=chapter.shown, line=1,
+                      hint="write the chapter, or remove the file")
+
+
+def _image_alt(chapter: _Chapter) -> Iterator[Diagnostic]:
+    for image in chapter.root.iter("img"):
+        if (image.get("alt") or "").strip():
+            continue
+        src = image.get("src", "")
+        yield warning("image-alt", f"the image '{src}' has no alt text", file=chapter.shown,
+                      line=_line_of(chapter.source.text, src),
+                      hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg); "
+                           "a purely decorative image may say so in its caption instead")
+
+
+def _heading_lines(text: str) -> dict[int, list[int]]:
+    """The line of every ATX heading, by HTML level ('#' is h2), outside fenced code."""
+    lines: dict[int, list[int]] = {}
+    fenced = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (match := _ATX.match(line)):
+            lines.setdefault(min(len(match[1]) + 1, 6), []).append(number)
+    return lines
+
+
+def _heading_levels(chapter: _Chapter) -> Iterator[Diagnostic]:
+    headings = [h for h in chapter.root.iter("h2", "h3", "h4", "h5", "h6")]
+    if not headings:
+        return
+    lines = _heading_lines(chapter.source.text)
+    seen: dict[int, int] = {}
+
+    def line_of(level: int) -> int | None:
+        seen[level] = seen.get(level, 0) + 1
+        candidates = lines.get(level, [])
+        return candidates[seen[level] - 1] if len(candidates) >= seen[level] else None
+
+    titled = headings[0].tag == "h2" and chapter.root.index(headings[0]) == 0 and not (chapter.root.text or "").strip()
+    previous = 2 if titled else 3  # an untitled opening's sections start at '##'
+    for position, heading in enumerate(headings):
+        level = int(heading.tag[1])
+        line = line_of(level)
+        text = " ".join(heading.text_content().split())
+        if level == 2 and (position > 0 or not titled):
+            yield warning("heading-title-inside", f"the title '# {text}' is inside the chapter, not at its start",
+                          file=chapter.shown, line=line,
+                          hint="a chapter has one '#' title, on its first line; use '##' for a section, "
+                               "or start a new chapter file")
+        elif level > previous + 1:
+            yield warning("heading-skip", f"the heading '{text}' skips a level: {'#' * (previous - 1)} is followed by "
+                          f"{'#' * (level - 1)}", file=chapter.shown, line=line,
+                          hint=f"use '{'#' * previous} {text}', so readers and screen readers can follow the structure")
+        previous = level
+
+
+def _text_nodes(root: etree._Element) -> Iterator[str]:
+    """The text of the chapter outside code, in document order."""
+    def walk(element: etree._Element) -> Iterator[str]:
+        if element.tag in _VERBATIM:
+            return
+        if element.text:
+            yield element.text
+        for child in element:
+            yield from walk(child)
+            if child.tail:
+                yield child.tail
+    yield from walk(root)
+
+
+def _context_line(source: str, text: str, at: int) -> int | None:
+    """The source line of the character `at` in `text`, found by the words just before it."""
+    before = re.split(r"[\"'“”‘’*_\[\]()`<>]", text[max(0, at - 40):at])[-1]
+    for probe in (before[-24:] + text[at], before[-24:], text[at + 1:at + 20].split("<")[0]):
+        if probe.strip() and (line := _line_of(source, probe)):
+            return line
+    return None
+
+
+def _quotes(chapter: _Chapter) -> Iterator[Diagnostic]:
+    # One string for the whole chapter, so a quote is seen with its neighbours across inline markup.
+    text = "".join(_text_nodes(chapter.root))
+    reported: set[int | None] = set()
+    findings = [(m, "straight") for m in _STRAIGHT.finditer(text)] + [(m, "wrong") for m in _WRONG_WAY.finditer(text)]
+    for match, kind in sorted(findings, key=lambda f: f[0].start()):
+        line = _context_line(chapter.source.text, text, match.start())
+        if line in reported:
+            continue  # one finding per line is enough to send the author there
+        reported.add(line)
+        excerpt = " ".join(text[max(0, match.start() - 20):match.start() + 20].split())
+        if kind == "straight":
+            yield warning("straight-quotes", f"a straight quote {match[0]} is left in the text: '…{excerpt}…'",
+                          file=chapter.shown, line=line,
+                          hint="smart punctuation does not reach inside raw HTML: type the curly quote yourself "
+                               "(“ ” ‘ ’), or write the passage in Markdown")
+        else:
+            right = "”" if match[0] == "“" else "’"
+            yield warning("quote-direction", f"the quote {match[0]} points the wrong way: '…{excerpt}…'",
+                          file=chapter.shown, line=line,
+                          hint=f"type {right} yourself at that place; smart punctuation guesses wrong next to "
+                               "links and emphasis")
