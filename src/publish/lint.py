@@ -46,7 +46,7 @@ def lint_manuscript(manuscript: Manuscript, *, cache: MutableMapping[str, str] |
     for source in manuscript.sources:
         if source.digest not in cache:
             cache[source.digest] = chapter_html(source.text, md=md)
-        chapter = _Chapter(source, Path(manuscript.root.name) / source.path,
+        chapter = _Chapter(source, manuscript.shown(source.path),
                            lxml.html.fragment_fromstring(cache[source.digest], create_parent="div"))
         for rule in (_empty_chapter, _image_alt, _heading_levels, _quotes):
             found.extend(rule(chapter))

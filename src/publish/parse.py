@@ -132,7 +132,7 @@ class _Ids:
 
 def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, ids: _Ids,
                 problems: list[Diagnostic]) -> _Draft:
-    shown = Path(manuscript.root.name) / source.path
+    shown = manuscript.shown(source.path)
     if forbidden := _XML_FORBIDDEN.search(source.text):
         problems.append(warning("control-characters", "control characters that XML forbids were removed", file=shown,
                                 line=_line_of(source.text, forbidden[0]),
@@ -161,6 +161,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
     title = Heading(2, chapter_id, title_text, title_html)
     draft = _Draft(index, source, shown, root, title, titled, anchors={chapter_id})
 
+    _figures(root)
     renamed = _unique_ids(draft, ids, problems)
     _lift_notes(draft, ids)
     for link in root.iter("a"):
@@ -168,6 +169,21 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
         if href.startswith("#") and href[1:] in renamed:
             link.set("href", "#" + renamed[href[1:]])
     return draft
+
+
+def _figures(root: etree._Element) -> None:
+    """An image alone in its paragraph is a figure; its Markdown title, if any, is the caption."""
+    for paragraph in list(root.iter("p")):
+        children = list(paragraph)
+        if len(children) != 1 or children[0].tag != "img" or (paragraph.text or "").strip() \
+                or (children[0].tail or "").strip():
+            continue
+        image = children[0]
+        image.tail = None
+        paragraph.tag = "figure"
+        caption = image.attrib.pop("title", "").strip()
+        if caption:
+            etree.SubElement(paragraph, "figcaption").text = caption
 
 
 def _unique_ids(draft: _Draft, ids: _Ids, problems: list[Diagnostic]) -> dict[str, str]:
@@ -379,7 +395,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
         _collect_images(draft, manuscript.root, assets, problems)
     cover = None
     if manuscript.config.cover_image:
-        shown = Path(manuscript.root.name) / "book.yaml"
+        shown = manuscript.shown("book.yaml")
         cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
                              _line_of(manuscript.config_text, "cover-image"), problems)
     if has_errors(problems):
@@ -387,7 +403,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
     chapters = tuple(_finish(d) for d in drafts)
     for chapter in chapters:
         if chapter.words == 0 and not chapter.html:
-            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=Path(manuscript.root.name) / chapter.source,
+            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=manuscript.shown(chapter.source),
                                     line=1, hint="write the chapter, or remove the file"))
     slug = slugify(manuscript.config.title, "-") or "book"
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,

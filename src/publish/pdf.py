@@ -19,6 +19,7 @@ from . import __version__
 from .config import BookConfig
 from .diagnostics import Diagnostic, warning
 from .model import Book, Chapter
+from .pages import PageMap, page_map, tag_blocks
 from .templates import STYLES_DIR, TYPEFACE, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -47,7 +48,27 @@ def margins_for(config: BookConfig, pages: int) -> Margins:
                    gutter=gutter_for(pages), outside=round(0.6 * scale, 3))
 
 
-BLEED = {"kdp": "0.125in", "lulu": "0.125in", "ingram": "0.125in"}
+@dataclass(frozen=True, slots=True)
+class Bleed:
+    """Bleed per edge, in inches: KDP and IngramSpark bleed the top, bottom and outside edges
+    only; Lulu every edge."""
+
+    top: float
+    bottom: float
+    outside: float
+    inside: float
+
+
+BLEED = {"kdp": Bleed(0.125, 0.125, 0.125, 0.0), "ingram": Bleed(0.125, 0.125, 0.125, 0.0),
+         "lulu": Bleed(0.125, 0.125, 0.125, 0.125)}
+
+
+@dataclass(frozen=True, slots=True)
+class PdfEdition:
+    data: bytes
+    diagnostics: tuple[Diagnostic, ...]
+    page_map: PageMap
+    pages: int
 
 
 def _inline_notes(chapter: Chapter) -> Chapter:
@@ -67,9 +88,9 @@ def _inline_notes(chapter: Chapter) -> Chapter:
     return dataclasses.replace(chapter, html=html, notes=())
 
 
-def print_html(book: Book, *, margins: Margins, bleed: str | None) -> str:
+def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     page_css = render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed)
-    return render("print.html", book=book, chapters=[_inline_notes(c) for c in book.chapters], page_css=page_css,
+    return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
                   colophon=f"Set in {TYPEFACE}.", version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
@@ -104,8 +125,21 @@ def _fetcher(book_root: Path):  # noqa: ANN202 - a weasyprint.URLFetcher
     return SandboxFetcher()
 
 
-def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[Diagnostic, ...]]:
-    """Lay out and write the PDF. Returns its bytes and WeasyPrint's complaints as diagnostics."""
+def _page_labels(first_text_page: int):  # noqa: ANN202 - a WeasyPrint finisher
+    """Roman numerals for the front matter and arabic from the text's first page, so viewers show
+    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own."""
+    import pydyf
+
+    def finish(document, pdf) -> None:  # noqa: ANN001
+        numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
+        numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
+        pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+
+    return finish
+
+
+def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
+    """Lay out and write the PDF, and read from the layout where each page begins."""
     import weasyprint  # slow to import: only when a PDF is wanted
     from weasyprint.text.fonts import FontConfiguration
 
@@ -131,12 +165,14 @@ def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[
                 break
             margins = actual
         assert document is not None
+        trim = book.config.trim
+        pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
-        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, uncompressed_pdf=False,
-                                  full_fonts=profile == "print")
+        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
+                                  finisher=_page_labels(pages.first_text_page))
     finally:
         logger.removeHandler(collect)
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages))
-    return data, problems
+    return PdfEdition(data, problems, pages, len(document.pages))
