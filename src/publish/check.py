@@ -47,8 +47,8 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True, slots=True)
 class CheckReport:
     diagnostics: tuple[Diagnostic, ...]
+    ran: tuple[str, ...] = ()  # "lint" and the validators that did run
     missing: tuple[str, ...] = ()  # validators that could not run because they are not installed
-    epub: Path | None = None  # the EPUB the validators read, when there was one
 
 
 class ToolMissing(Exception):
@@ -65,17 +65,17 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, source_date_ep
     try:
         manuscript = load_manuscript(book_dir)
     except BuildFailed as failure:
-        return CheckReport(failure.diagnostics)
+        return CheckReport(failure.diagnostics, ran=("lint",))
     progress(f"lint: {len(manuscript.sources)} chapters")
     cache: dict[str, str] = {}
     found = list(lint_manuscript(manuscript, cache=cache))
     if not tools:
-        return CheckReport(tuple(found))
+        return CheckReport(tuple(found), ran=("lint",))
     if any(d.severity is Severity.ERROR for d in found):
         found.append(Diagnostic("validators-skipped", Severity.INFO,
                                 "EPUBCheck and Ace did not run: the book has errors, so no EPUB could be made",
                                 hint="fix the errors above and check again"))
-        return CheckReport(tuple(found))
+        return CheckReport(tuple(found), ran=("lint",))
     progress("render: EPUB")
     from .build import book_cover
     from .epub import render_epub
@@ -86,7 +86,7 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, source_date_ep
         epub = Path(tmp) / f"{book.slug}.epub"
         epub.write_bytes(data)
         report = _validate(epub, tools, progress=progress, book=book)
-    return CheckReport(tuple(found) + report.diagnostics, report.missing)
+    return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
 
 
 def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, progress: Progress = lambda _: None) -> CheckReport:
@@ -109,7 +109,7 @@ def _validate(epub: Path, tools: tuple[str, ...], *, progress: Progress, book: B
         except ToolMissing as absent:
             found.append(absent.diagnostic)
             missing.append(absent.tool)
-    return CheckReport(tuple(found), tuple(missing), epub)
+    return CheckReport(tuple(found), tuple(t for t in tools if t not in missing), tuple(missing))
 
 
 _CHAPTER_FILE = re.compile(r"chapter-(\d{3})\.xhtml")
