@@ -27,6 +27,7 @@ _STRAIGHT = re.compile(r"[\"']")
 # typically next to a link or emphasis: an opening quote that ends a word, or an opening single
 # quote inside a word where an apostrophe belongs (rock ‘n’ roll, Hallowe‘en).
 _WRONG_WAY = re.compile(r"(?<=[\w.,;:!?)\]])“(?=[\s.,;:!?)\]]|$)|(?<=\w)‘(?=\w)")
+_UNMARKED = re.compile(r"[\"'“”‘’*_\[\]()`<>—–…]")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
@@ -51,14 +52,16 @@ def lint_manuscript(manuscript: Manuscript, *, cache: MutableMapping[str, str] |
         for rule in (_empty_chapter, _image_alt, _heading_levels, _quotes):
             found.extend(rule(chapter))
     try:
-        found.extend(parse_book(manuscript, cache=cache).diagnostics)
+        parsed = parse_book(manuscript, cache=cache).diagnostics
     except BuildFailed as failure:
-        found.extend(failure.diagnostics)
+        parsed = failure.diagnostics
+    # The lint's own rules cover these two more widely (empty alt text, chapters without a title)
+    # and place them better (the n-th use of an image), so the parse stage's copies are left out.
+    found.extend(d for d in parsed if d.code not in {"image-alt", "chapter-empty"})
     return _unique_sorted(found)
 
 
 def _unique_sorted(found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
-    # The parse stage and the lint both report alt text and empty chapters: keep one of each.
     seen: dict[tuple[str, str, int | None], Diagnostic] = {}
     for d in found:
         seen.setdefault((d.code, str(d.file), d.line), d)
@@ -79,14 +82,24 @@ def _empty_chapter(chapter: _Chapter) -> Iterator[Diagnostic]:
 
 
 def _image_alt(chapter: _Chapter) -> Iterator[Diagnostic]:
+    seen: dict[str, int] = {}  # the n-th image with a src is at the n-th place the src is written
     for image in chapter.root.iter("img"):
+        src = image.get("src", "")
+        seen[src] = seen.get(src, 0) + 1
         if (image.get("alt") or "").strip():
             continue
-        src = image.get("src", "")
         yield warning("image-alt", f"the image '{src}' has no alt text", file=chapter.shown,
-                      line=_line_of(chapter.source.text, src),
-                      hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg); "
-                           "a purely decorative image may say so in its caption instead")
+                      line=_nth_line(chapter.source.text, src, seen[src]),
+                      hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)")
+
+
+def _nth_line(text: str, needle: str, n: int) -> int | None:
+    position = -1
+    for _ in range(n):
+        position = text.find(needle, position + 1) if needle else -1
+        if position < 0:
+            return None
+    return text.count("\n", 0, position) + 1
 
 
 def _heading_lines(text: str) -> dict[int, list[int]]:
@@ -146,10 +159,15 @@ def _text_nodes(root: etree._Element) -> Iterator[str]:
 
 
 def _context_line(source: str, text: str, at: int) -> int | None:
-    """The source line of the character `at` in `text`, found by the words just before it."""
-    before = re.split(r"[\"'“”‘’*_\[\]()`<>]", text[max(0, at - 40):at])[-1]
-    for probe in (before[-24:] + text[at], before[-24:], text[at + 1:at + 20].split("<")[0]):
-        if probe.strip() and (line := _line_of(source, probe)):
+    """The source line of the character `at` in the chapter's `text`.
+
+    Markdown keeps a paragraph's line breaks, so the rendered line around `at` is one source line
+    less its markup: the longest stretch of it free of markup and smart punctuation is found there.
+    """
+    start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+    pieces = _UNMARKED.split(text[start:end if end >= 0 else len(text)])
+    for piece in sorted((p.strip() for p in pieces), key=len, reverse=True):
+        if len(piece) >= 3 and (line := _line_of(source, piece)):
             return line
     return None
 
