@@ -219,6 +219,8 @@ class PreviewServer:
         self.close()
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._hub.close()
         self._httpd.shutdown()
