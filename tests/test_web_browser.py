@@ -236,11 +236,23 @@ def test_no_request_leaves_the_machine(browser, server: PreviewServer, book: Pat
         context.close()
 
 
-def test_saving_a_chapter_reloads_the_open_page(browser, server: PreviewServer, book: Path) -> None:
+def test_saving_a_chapter_reloads_the_open_page_at_the_same_place(browser, server: PreviewServer, book: Path) -> None:
     context, page = open_page(browser, server.url)
     try:
+        reading = "#the-core-message-human-perfection-not-cruel-perfectionism"
+        top = f"document.querySelector('{reading}').getBoundingClientRect().top"
+        for _ in range(20):  # chapters coming into view are laid out and change height: scroll until still
+            page.evaluate(f"window.scrollBy({{top: {top} + 200, behavior: 'instant'}})")
+            page.wait_for_timeout(50)
+            if abs(page.evaluate(top) + 200) < 1:
+                break
+        before = page.evaluate(f"document.querySelector('{reading}').getBoundingClientRect().top")
         chapter = book / "03-the-comeback.md"
         chapter.write_text(chapter.read_text() + "\n## Written during the preview {#live-reload-check}\n\nText.\n")
         page.locator("#live-reload-check").wait_for(state="attached", timeout=15_000)
+        page.wait_for_load_state("load")
+        after = page.evaluate(f"document.querySelector('{reading}').getBoundingClientRect().top")
+        assert before == pytest.approx(-200, abs=5)
+        assert after == pytest.approx(before, abs=5), "the place being read is kept across the reload"
     finally:
         context.close()
