@@ -89,7 +89,7 @@ def test_every_link_and_file_reference_resolves(files: dict[str, bytes]) -> None
 
 
 def test_the_page_carries_its_styles_fonts_licence_and_images(files: dict[str, bytes]) -> None:
-    assert {"index.html", "styles/fonts.css", "styles/book.css", "styles/web.css", "styles/fonts/OFL.txt",
+    assert {"index.html", "styles/fonts.css", "styles/book.css", "styles/web.css", "styles/web.js", "styles/fonts/OFL.txt",
             "images/dot.png", *(f"styles/fonts/{f}" for f in FONT_FILES)} == set(files)
     css = files["styles/fonts.css"].decode()
     for url in re.findall(r'url\("([^"]+)"\)', css):
