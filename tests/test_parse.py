@@ -362,8 +362,11 @@ def test_modified_comes_from_source_date_epoch_then_the_book_date(make_book: Mak
     manuscript = load_manuscript(make_book(config="title: T\ndate: 1813-01-28\n"))
     assert parse_book(manuscript, source_date_epoch=EPOCH).modified == dt.datetime(2023, 11, 14, 22, 13, 20,
                                                                                      tzinfo=dt.timezone.utc)
-    assert parse_book(manuscript).modified == dt.datetime(1813, 1, 28, tzinfo=dt.timezone.utc)
-    assert parse_book(manuscript, source_date_epoch="not a number").modified.year == 1813
+    # A date before 1980 is when the text appeared, not when the file was made: clamped.
+    assert parse_book(manuscript).modified == DEFAULT_MODIFIED
+    assert parse_book(manuscript, source_date_epoch="not a number").modified == DEFAULT_MODIFIED
+    recent = load_manuscript(make_book(config="title: T\ndate: 2014-10-10\n", name="recent"))
+    assert parse_book(recent).modified == dt.datetime(2014, 10, 10, tzinfo=dt.timezone.utc)
     undated = load_manuscript(make_book(name="undated"))
     assert parse_book(undated).modified == DEFAULT_MODIFIED
 

@@ -368,7 +368,9 @@ def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.d
     if source_date_epoch and source_date_epoch.strip().isdigit():
         return dt.datetime.fromtimestamp(int(source_date_epoch), tz=dt.timezone.utc)
     if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
-        return parsed
+        # A classic's date (1813) says when the text was published, not when this file was made;
+        # a file cannot be older than the default, which is also the earliest a zip can record.
+        return max(parsed, DEFAULT_MODIFIED)
     return DEFAULT_MODIFIED
 
 
