@@ -189,7 +189,7 @@ def test_duplicate_custom_ids_are_renamed_with_a_warning(tmp_path: Path) -> None
     chapters = {"01-a.md": "# A\n\nOne\n{: #here}\n", "02-b.md": "# B\n\nTwo\n{: #here}\n\n[Mine](#here)\n"}
     book = parse_book(load_manuscript(write_book(tmp_path / "book", chapters=chapters)))
     warning = next(d for d in book.diagnostics if d.code == "duplicate-id")
-    assert warning.file == Path("book/02-b.md") and warning.line == 4
+    assert warning.file.parts[-2:] == ("book", "02-b.md") and warning.line == 4
     assert 'id="here-2"' in book.chapters[1].html and 'href="#here-2"' in book.chapters[1].html
 
 

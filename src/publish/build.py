@@ -71,21 +71,23 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
     diagnostics = list(book.diagnostics)
 
     outputs: dict[str, bytes | dict[str, bytes]] = {}
+    page_map = None
+    if "pdf" in formats:
+        started = stage("render: PDF (laying out pages)")
+        from .pdf import render_pdf
+
+        printed = render_pdf(book, profile=pdf_profile)
+        outputs["pdf"], page_map = printed.data, printed.page_map
+        diagnostics += printed.diagnostics
+        timings.append(("pdf", time.perf_counter() - started))
     if "epub" in formats:
         started = stage("render: EPUB")
-        outputs["epub"] = render_epub(book, cover=book_cover(book))
+        outputs["epub"] = render_epub(book, cover=book_cover(book), pages=page_map)
         timings.append(("epub", time.perf_counter() - started))
     if "html" in formats:
         started = stage("render: web edition")
         outputs["html"] = render_html(book)
         timings.append(("html", time.perf_counter() - started))
-    if "pdf" in formats:
-        started = stage("render: PDF (laying out pages)")
-        from .pdf import render_pdf
-
-        outputs["pdf"], pdf_problems = render_pdf(book, profile=pdf_profile)
-        diagnostics += pdf_problems
-        timings.append(("pdf", time.perf_counter() - started))
 
     started = stage(f"write: {out_dir}")
     paths = output_paths(book, out_dir)

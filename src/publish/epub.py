@@ -8,8 +8,10 @@ the package document and the NCX; the result is then re-zipped with fixed timest
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,9 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from .model import Book
 from .fonts import MEDIA_TYPES, edition_fonts
+from .model import Book, Chapter
+from .pages import TITLE, PageMap, mark_pages
 from .templates import STYLES_DIR, TYPEFACE, render
 
 FOLDER = "EPUB"
@@ -41,14 +44,6 @@ class NavEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class PageBreak:
-    """A page of the print edition, as a target inside an EPUB document (see `pdf.page_map`)."""
-
-    label: str
-    href: str
-
-
-@dataclass(frozen=True, slots=True)
 class _Document:
     uid: str
     file_name: str
@@ -61,7 +56,7 @@ def _xhtml(template: str, book: Book, title: str, body_type: str = "", **context
     return render(template, book=book, title=title, body_type=body_type, **context)
 
 
-def _documents(book: Book, cover: Cover, pages: tuple[PageBreak, ...]) -> tuple[list[_Document], list[NavEntry], list[NavEntry]]:
+def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_Document], list[NavEntry], list[NavEntry]]:
     """The XHTML documents in reading order, with the contents and the landmarks that point at them."""
     config = book.config
     docs = [
@@ -75,10 +70,18 @@ def _documents(book: Book, cover: Cover, pages: tuple[PageBreak, ...]) -> tuple[
         docs.append(_Document("notice", "notice.xhtml", config.spoiler.heading,
                               _xhtml("epub/notice.xhtml", book, config.spoiler.heading, "bodymatter")))
         toc.append(NavEntry("notice.xhtml", config.spoiler.heading))
-    chapter_docs = [_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
-                              _xhtml("epub/chapter.xhtml", book, c.title.text, "bodymatter" if c.index == 1 and not config.spoiler else "",
-                                     chapter=_split_links(book, c)))
-                    for c in book.chapters]
+    chapter_docs = []
+    page_list: list[NavEntry] = []
+    for c in book.chapters:
+        starts = pages.for_chapter(c.id) if pages else ()
+        opening = [s.label for s in starts if s.block == TITLE]
+        page_list += [NavEntry(f"{c.file_name}#page-{s.label}", s.label) for s in starts]
+        linked = _split_links(book, c)
+        body = dataclasses.replace(linked, html=mark_pages(linked, starts))
+        chapter_docs.append(_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
+                                      _xhtml("epub/chapter.xhtml", book, c.title.text,
+                                             "bodymatter" if c.index == 1 and not config.spoiler else "",
+                                             chapter=body, opening_pages=opening)))
     toc += [NavEntry(c.file_name, c.title.text) for c in book.chapters]
     toc.append(NavEntry("copyright.xhtml", "Copyright"))
     # Readers that open a book at its start (landmark bodymatter, guide "text": Kindle, Apple Books)
@@ -88,7 +91,7 @@ def _documents(book: Book, cover: Cover, pages: tuple[PageBreak, ...]) -> tuple[
                  NavEntry("nav.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
                  NavEntry("copyright.xhtml", "Copyright", "copyright-page")]
     nav = _Document("nav", "nav.xhtml", "Contents",
-                    _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=pages),
+                    _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=page_list),
                     ("nav",))
     colophon = f"Set in {TYPEFACE}."
     copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
@@ -96,10 +99,8 @@ def _documents(book: Book, cover: Cover, pages: tuple[PageBreak, ...]) -> tuple[
     return [*docs, nav, *chapter_docs, copyright_doc], toc, landmarks
 
 
-def _split_links(book: Book, chapter):  # noqa: ANN001, ANN202 - returns a Chapter
+def _split_links(book: Book, chapter: Chapter) -> Chapter:
     """Point "#id" links at the document that holds the id, now that the book is split into files."""
-    import dataclasses
-    import re
 
     def retarget(match: re.Match[str]) -> str:
         target = match[1]
@@ -170,22 +171,16 @@ def _item(uid: str, file_name: str, media_type: str, content: bytes | str, prope
     return item
 
 
-def render_epub(book: Book, *, cover: Cover, pages: tuple[PageBreak, ...] = (), page_source: str | None = None,
-                chapter_html: dict[str, str] | None = None) -> bytes:
-    """Build the EPUB. `pages` and `page_source` add the print edition's page list; `chapter_html`
-    replaces chapters' rendered bodies (the print edition's page-break markers go in that way)."""
-    if chapter_html:
-        import dataclasses
-
-        book = dataclasses.replace(book, chapters=tuple(dataclasses.replace(c, html=chapter_html.get(c.id, c.html))
-                                                        for c in book.chapters))
+def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> bytes:
+    """Build the EPUB. With the print edition's `pages`, it carries the printed page numbers:
+    page-break markers in the text, a page-list, and pageBreakSource naming the print edition."""
     eb = epub.EpubBook()
     eb.FOLDER_NAME = FOLDER
     eb.direction = book.config.direction
     _metadata(eb, book)
-    _accessibility(eb, book, has_pages=bool(pages))
-    if pages and page_source:
-        eb.add_metadata(None, "meta", page_source, {"property": "pageBreakSource"})
+    _accessibility(eb, book, has_pages=bool(pages and pages.starts))
+    if pages and pages.starts:
+        eb.add_metadata(None, "meta", pages.source, {"property": "pageBreakSource"})
 
     fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
     for name in STYLESHEETS:

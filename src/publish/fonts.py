@@ -181,10 +181,10 @@ def _subset_codes(path: Path, codes: frozenset[int]) -> bytes:
     return out.getvalue()
 
 
-def edition_fonts(book: Book, *, styles_dir: Path = STYLES_DIR) -> dict[str, bytes]:
+def edition_fonts(book: Book | None, *, styles_dir: Path = STYLES_DIR) -> dict[str, bytes]:
     """The stylesheet `fonts.css` and the font files an EPUB or web edition of `book` carries,
-    by their path inside the edition (`styles/…`)."""
-    text = book_text(book)
+    by their path inside the edition (`styles/…`); with no book, the typeface alone."""
+    text = book_text(book) if book is not None else ""
     chosen = needed_faces(text, styles_dir=styles_dir)
     css = "/* The fonts this book uses, shipped with it (SIL OFL: see fonts/). */\n"
     css += "".join(f.rule + "\n" for f in chosen)

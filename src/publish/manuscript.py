@@ -36,6 +36,10 @@ class Manuscript:
     config_text: str
     sources: tuple[Source, ...]
     warnings: tuple[Diagnostic, ...] = ()
+    shown_root: Path | None = None  # the folder as the user named it, for messages
+
+    def shown(self, relative: Path | str) -> Path:
+        return (self.shown_root or Path(self.root.name)) / relative
 
 
 def read_text(path: Path, display: Path) -> tuple[str | None, Diagnostic | None]:
@@ -131,4 +135,5 @@ def load_manuscript(book_dir: Path) -> Manuscript:
                               hint="add Markdown files such as '01-first-chapter.md' beside book.yaml"))
     if has_errors(problems):
         raise BuildFailed(problems)
-    return Manuscript(root=root, config=config, config_text=text, sources=tuple(sources), warnings=tuple(problems))
+    return Manuscript(root=root, config=config, config_text=text, sources=tuple(sources), warnings=tuple(problems),
+                      shown_root=book_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -166,43 +167,92 @@ class _Locator:
         return self.text.count("\n", 0, match.start()) + 1
 
 
-def _report_unsafe(html: str, source: str, shown: Path, problems: list[Diagnostic]) -> None:
-    """Warn, with file and line, about each thing in the raw HTML that sanitising will remove."""
-    if "<" not in html:
-        return
+# Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
+# blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
+_CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",
+                   re.MULTILINE | re.DOTALL)
+_MARKDOWN_LINK = re.compile(r"\]\(\s*<?\s*([A-Za-z][A-Za-z0-9+.\-]*):|^ {0,3}\[[^\]]+\]:\s*<?([A-Za-z][A-Za-z0-9+.\-]*):",
+                            re.MULTILINE)
+
+
+_NUMERIC_REFERENCE = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);?")
+
+
+def _xml_reference(match: re.Match[str]) -> str:
+    """A character reference, or nothing if it names a character XML forbids (lxml would refuse it)."""
+    digits = match[1]
+    code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    if code == 0 or code > 0x10FFFF or _XML_FORBIDDEN.match(chr(code)):
+        return ""
+    return match[0]
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match[0])
+
+
+def _unsafe_scheme(address: str) -> str | None:
+    scheme = urlsplit(address.strip()).scheme.lower()
+    # A one-letter "scheme" is a Windows drive (C:\...): reported as an absolute path instead.
+    return scheme if scheme and len(scheme) > 1 and scheme not in _SAFE_SCHEMES else None
+
+
+def _unsafe_html(text: str, shown: Path) -> list[Diagnostic]:
+    """A warning, with its line, for each thing in the chapter's raw HTML that sanitising removes.
+
+    The Markdown source itself is scanned (an HTML parser keeps every element's line), so the
+    report does not depend on converting the chapter, which the preview caches."""
+    found: list[Diagnostic] = []
+    url_hint = "link only to web pages (https:), mail (mailto:) and files of the book"
+    source = _CODE.sub(_blank, _XML_FORBIDDEN.sub("", text))
+    for match in _MARKDOWN_LINK.finditer(source):
+        if scheme := _unsafe_scheme((match[1] or match[2]) + ":"):
+            found.append(warning("html-unsafe-url", f"removed the {scheme}: address from a link", file=shown,
+                                 line=source.count("\n", 0, match.start()) + 1, hint=url_hint))
+    if "<" not in source or not source.strip():
+        return found
     try:
-        root = lxml.html.fragment_fromstring(_XML_FORBIDDEN.sub("", html), create_parent="div")
-    except etree.ParserError:
-        return
-    find = _Locator(source)
-    for element in root.iter():
+        root = lxml.html.fragment_fromstring(_NUMERIC_REFERENCE.sub(_xml_reference, source), create_parent="div")
+    except (etree.ParserError, ValueError):
+        return found
+    for element in root.iterdescendants():
         if not isinstance(element.tag, str):
             continue
-        tag = element.tag.lower()
+        tag, line = element.tag.lower(), element.sourceline
+
+        def add(code: str, message: str, hint: str) -> None:
+            found.append(warning(code, message, file=shown, line=line, hint=hint))
+
         for kind, tags, hint in _UNSAFE_TAGS:
             if tag in tags:
-                problems.append(warning(f"html-{kind}", f"removed the <{tag}> element", file=shown,
-                                        line=find.line(f"<{tag}\\b"), hint=hint))
+                add(f"html-{kind}", f"removed the <{tag}> element", hint)
         for name, value in element.attrib.items():
             name = name.lower()
             if name.startswith("on"):
-                problems.append(warning("html-event-handler", f"removed the event handler {name}=\"…\" from <{tag}>",
-                                        file=shown, line=find.line(f"\\b{name}\\s*="),
-                                        hint="a book runs no scripts; delete the attribute"))
+                add("html-event-handler", f'removed the event handler {name}="…" from <{tag}>',
+                    "a book runs no scripts; delete the attribute")
             elif name == "style":
-                problems.append(warning("html-style", f"removed a style attribute from <{tag}>", file=shown,
-                                        line=find.line(r"\bstyle\s*="),
-                                        hint="the book's look comes from its styles; use Markdown emphasis instead"))
+                add("html-style", f"removed a style attribute from <{tag}>",
+                    "the book's look comes from its styles; use Markdown emphasis instead")
             elif name == "hidden":
-                problems.append(warning("html-style", f"removed the hidden attribute from <{tag}>: its text shows",
-                                        file=shown, line=find.line(r"\bhidden\b"),
-                                        hint="a book hides nothing from its readers; delete the text instead"))
-            elif name in {"href", "src"} and value.strip():
-                scheme = urlsplit(value.strip()).scheme.lower()
-                if scheme and scheme not in _SAFE_SCHEMES and not (len(scheme) == 1 and value[1:2] == ":"):
-                    problems.append(warning("html-unsafe-url", f"removed the {scheme}: address from <{tag}>",
-                                            file=shown, line=find.line(re.escape(value[:40])),
-                                            hint="link only to web pages (https:), mail (mailto:) and files of the book"))
+                add("html-style", f"removed the hidden attribute from <{tag}>: its text shows",
+                    "a book hides nothing from its readers; delete the text instead")
+            elif name in {"href", "src"} and (scheme := _unsafe_scheme(value)):
+                add("html-unsafe-url", f"removed the {scheme}: address from <{tag}>", url_hint)
+    found.sort(key=lambda d: d.line or 0)
+    return found
+
+
+def chapter_html(text: str, *, md: markdown.Markdown | None = None) -> str:
+    """One chapter's Markdown as sanitised HTML: the costly part of parsing (about 95% of it).
+
+    The result depends on nothing but `text` (book-wide ids and links are settled afterwards by
+    `parse_book`), so callers may keep it keyed by `Source.digest` and pass that mapping to
+    `parse_book(cache=...)`: the live preview re-parses only the chapter that was saved.
+    """
+    md = md or make_markdown()
+    md.reset()
+    return sanitize(md.convert(_XML_FORBIDDEN.sub("", text)))
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -258,19 +308,14 @@ class _Ids:
         return candidate
 
 
-def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown.Markdown, ids: _Ids,
+def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, ids: _Ids,
                 problems: list[Diagnostic]) -> _Draft:
-    shown = Path(manuscript.root.name) / source.path
-    text = source.text
-    if _XML_FORBIDDEN.search(text):
+    shown = manuscript.shown(source.path)
+    if forbidden := _XML_FORBIDDEN.search(source.text):
         problems.append(warning("control-characters", "control characters that XML forbids were removed", file=shown,
-                                line=_line_of(text, _XML_FORBIDDEN.search(text)[0]),
+                                line=_line_of(source.text, forbidden[0]),
                                 hint="they are usually left over from a copy and paste; delete them"))
-        text = _XML_FORBIDDEN.sub("", text)
-    md.reset()
-    raw = md.convert(text)
-    _report_unsafe(raw, text, shown, problems)
-    html = sanitize(raw)
+    problems += _unsafe_html(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     _repair_content_model(root)
 
@@ -279,7 +324,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
         # Nothing left of the title once sanitised (it held only a script, say): a nameless entry
         # in the contents would be worse than the stand-in title below.
         problems.append(warning("chapter-title-empty", "the chapter's heading has no text", file=shown,
-                                line=_line_of(text, "#") or 1, hint="write the chapter's title after the '#'"))
+                                line=_line_of(source.text, "#") or 1, hint="write the chapter's title after the '#'"))
         _drop(first)
         first = None
     if first is not None and first.tag == "h2" and not (root.text or "").strip():
@@ -303,6 +348,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
     title = Heading(2, chapter_id, title_text, title_html)
     draft = _Draft(index, source, shown, root, title, titled, anchors={chapter_id})
 
+    _figures(root)
     renamed = _unique_ids(draft, ids, problems)
     draft.renamed.update(renamed)
     _lift_notes(draft, ids)
@@ -311,6 +357,21 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, md: markdown
         if href.startswith("#") and href[1:] in renamed:
             link.set("href", "#" + renamed[href[1:]])
     return draft
+
+
+def _figures(root: etree._Element) -> None:
+    """An image alone in its paragraph is a figure; its Markdown title, if any, is the caption."""
+    for paragraph in list(root.iter("p")):
+        children = list(paragraph)
+        if len(children) != 1 or children[0].tag != "img" or (paragraph.text or "").strip() \
+                or (children[0].tail or "").strip():
+            continue
+        image = children[0]
+        image.tail = None
+        paragraph.tag = "figure"
+        caption = image.attrib.pop("title", "").strip()
+        if caption:
+            etree.SubElement(paragraph, "figcaption").text = caption
 
 
 def _unique_ids(draft: _Draft, ids: _Ids, problems: list[Diagnostic]) -> dict[str, str]:
@@ -536,16 +597,28 @@ def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.d
     if source_date_epoch and source_date_epoch.strip().isdigit():
         return dt.datetime.fromtimestamp(int(source_date_epoch), tz=dt.timezone.utc)
     if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
-        return parsed
+        # A classic's date (1813) says when the text was published, not when this file was made;
+        # a file cannot be older than the default, which is also the earliest a zip can record.
+        return max(parsed, DEFAULT_MODIFIED)
     return DEFAULT_MODIFIED
 
 
-def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) -> Book:
-    """Parse every chapter and resolve links between them; raise `BuildFailed` on any error."""
+def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
+               cache: MutableMapping[str, str] | None = None) -> Book:
+    """Parse every chapter and resolve links between them; raise `BuildFailed` on any error.
+
+    `cache` maps `Source.digest` to `chapter_html` of that text; chapters found there are not
+    converted again, and the ones converted are added to it.
+    """
     problems: list[Diagnostic] = list(manuscript.warnings)
     md = make_markdown()
+    cache = {} if cache is None else cache
+    for source in manuscript.sources:
+        if source.digest not in cache:
+            cache[source.digest] = chapter_html(source.text, md=md)
     ids = _Ids()
-    drafts = [_first_pass(i, s, manuscript, md, ids, problems) for i, s in enumerate(manuscript.sources, start=1)]
+    drafts = [_first_pass(i, s, manuscript, cache[s.digest], ids, problems)
+              for i, s in enumerate(manuscript.sources, start=1)]
     by_path = {PurePosixPath(d.source.path.as_posix()): d for d in drafts}
     assets: dict[str, Asset] = {}
     remote = RemoteImages() if manuscript.config.remote_images else None
@@ -554,7 +627,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
         _collect_images(draft, manuscript.root, assets, problems, remote=remote)
     cover = None
     if manuscript.config.cover_image:
-        shown = Path(manuscript.root.name) / "book.yaml"
+        shown = manuscript.shown("book.yaml")
         cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
                              _line_of(manuscript.config_text, "cover-image"), problems, remote=remote)
     if has_errors(problems):
@@ -562,7 +635,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None) 
     chapters = tuple(_finish(d) for d in drafts)
     for chapter in chapters:
         if chapter.words == 0 and not chapter.html:
-            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=Path(manuscript.root.name) / chapter.source,
+            problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=manuscript.shown(chapter.source),
                                     line=1, hint="write the chapter, or remove the file"))
     slug = slugify(manuscript.config.title, "-") or "book"
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,

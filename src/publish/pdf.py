@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -19,7 +20,8 @@ from . import __version__
 from .config import BookConfig
 from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
-from .model import Book, Chapter
+from .model import Asset, Book, Chapter
+from .pages import PageMap, page_map, tag_blocks
 from .templates import STYLES_DIR, TYPEFACE, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -48,7 +50,27 @@ def margins_for(config: BookConfig, pages: int) -> Margins:
                    gutter=gutter_for(pages), outside=round(0.6 * scale, 3))
 
 
-BLEED = {"kdp": "0.125in", "lulu": "0.125in", "ingram": "0.125in"}
+@dataclass(frozen=True, slots=True)
+class Bleed:
+    """Bleed per edge, in inches: KDP and IngramSpark bleed the top, bottom and outside edges
+    only; Lulu every edge."""
+
+    top: float
+    bottom: float
+    outside: float
+    inside: float
+
+
+BLEED = {"kdp": Bleed(0.125, 0.125, 0.125, 0.0), "ingram": Bleed(0.125, 0.125, 0.125, 0.0),
+         "lulu": Bleed(0.125, 0.125, 0.125, 0.125)}
+
+
+@dataclass(frozen=True, slots=True)
+class PdfEdition:
+    data: bytes
+    diagnostics: tuple[Diagnostic, ...]
+    page_map: PageMap
+    pages: int
 
 
 def _inline_notes(chapter: Chapter) -> Chapter:
@@ -68,9 +90,9 @@ def _inline_notes(chapter: Chapter) -> Chapter:
     return dataclasses.replace(chapter, html=html, notes=())
 
 
-def print_html(book: Book, *, margins: Margins, bleed: str | None) -> str:
+def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     page_css = render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed)
-    return render("print.html", book=book, chapters=[_inline_notes(c) for c in book.chapters], page_css=page_css,
+    return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
                   colophon=f"Set in {TYPEFACE}.", version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
@@ -84,15 +106,14 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _fetcher(book: Book):  # noqa: ANN202 - a weasyprint.URLFetcher
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a weasyprint.URLFetcher
     import weasyprint
 
-    root = book.root.resolve()
+    root = book_root.resolve()
     allowed = (root, STYLES_DIR.resolve())
-    # Images the parse stage vetted but that live elsewhere (web images the author allowed, kept in
-    # a cache outside the book folder) are served by their place in the book.
-    elsewhere = {root / a.href: a.source for a in (*book.assets, *filter(None, [book.cover]))
-                 if not a.source.resolve().is_relative_to(root)}
+    # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
+    # cache outside the book folder) are served from where the print edition's HTML says they are.
+    elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
 
     class SandboxFetcher(weasyprint.URLFetcher):
         """Files inside the book folder and styles/, the book's own images, and data: URLs; never the network."""
@@ -113,22 +134,48 @@ def _fetcher(book: Book):  # noqa: ANN202 - a weasyprint.URLFetcher
     return SandboxFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
 
 
-def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[Diagnostic, ...]]:
-    """Lay out and write the PDF. Returns its bytes and WeasyPrint's complaints as diagnostics."""
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
+    """Roman numerals for the front matter and arabic from the text's first page, so viewers show
+    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`)."""
+    import pydyf
+
+    def finish(document, pdf) -> None:  # noqa: ANN001
+        numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
+        numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
+        pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        if whole_fonts:
+            _untag_whole_fonts(pdf)
+
+    return finish
+
+
+def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+    """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
+    the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and obj.get("Type") in {"/Font", "/FontDescriptor"}:
+            for key in ("BaseFont", "FontName"):
+                if isinstance(obj.get(key), bytes):
+                    obj[key] = re.sub(rb"^/[A-Z]{6}\+", b"/", obj[key])
+
+
+def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
+    """Lay out and write the PDF, and read from the layout where each page begins."""
     import weasyprint  # slow to import: only when a PDF is wanted
     from weasyprint.text.fonts import FontConfiguration
 
     profile = profile or book.config.pdf_profile
     bleed = BLEED[book.config.print_service] if profile == "print" else None
-    fetcher = _fetcher(book)
+    fetcher = _fetcher(book.root, assets=(*book.assets, *filter(None, [book.cover])))
     with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
         fonts = FontConfiguration()
-    stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
-                   for name in STYLESHEETS]
-    collect = _Collect()
+    collect = _Collect()  # before the stylesheets are parsed, so their complaints are heard too
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
+        stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
+                       for name in STYLESHEETS]
         pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
         margins = margins_for(book.config, pages_guess)
         document = None
@@ -141,9 +188,11 @@ def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[
                 break
             margins = actual
         assert document is not None
+        trim = book.config.trim
+        pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
-        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, uncompressed_pdf=False,
-                                  full_fonts=profile == "print")
+        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
     finally:
         logger.removeHandler(collect)
     missing = missing_glyphs(book)
@@ -151,4 +200,4 @@ def render_pdf(book: Book, *, profile: str | None = None) -> tuple[bytes, tuple[
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
                      if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
-    return data, missing + problems
+    return PdfEdition(data, missing + problems, pages, len(document.pages))

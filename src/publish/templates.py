@@ -17,9 +17,16 @@ FONT_FILES = ("GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf", "Gent
 TYPEFACE = "Gentium Book Plus"
 
 
+# The parse stage writes ARIA roles, which every edition understands; the EPUB adds the matching
+# epub:type that reading systems use for pop-up notes and page navigation.
+EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak"}
+
+
 def with_epub_types(html: str) -> Markup:
-    """Add EPUB's structural semantics beside the ARIA roles the parse stage wrote."""
-    return Markup(str(html).replace('role="doc-noteref"', 'epub:type="noteref" role="doc-noteref"'))
+    text = str(html)
+    for role, epub_type in EPUB_TYPES.items():
+        text = text.replace(f'role="{role}"', f'epub:type="{epub_type}" role="{role}"')
+    return Markup(text)
 
 
 @functools.lru_cache(maxsize=4)
