@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from markupsafe import Markup
+
 from . import __version__
 from .config import BookConfig
 from .diagnostics import Diagnostic, warning
@@ -91,7 +93,9 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
-    page_css = render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed)
+    # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
+    page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
+                             direction=book.config.direction))
     return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
                   colophon=f"Set in {TYPEFACE}.", version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
