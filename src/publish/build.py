@@ -508,6 +508,10 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
 
     started = stage(f"write: {out_dir}")
     paths = output_paths(book, out_dir)
+    for path in paths.values():
+        if book.root.is_relative_to(path.resolve()):
+            raise BuildFailed([error("output-in-book", f"writing '{path}' would replace the book folder", file=path,
+                                     hint="a build never writes into the book folder: choose another folder with -o")])
     written = []
     for fmt in FORMATS:
         if fmt not in outputs:

@@ -1,26 +1,112 @@
 """The `publish` command: parse arguments, run the pipeline, print diagnostics, choose the exit code.
 
 Exit codes: 0 success; 1 the book has errors (or warnings, with --strict); 2 bad command line;
-3 an unexpected internal error (a bug: please report it).
+3 an unexpected internal error (a bug: please report it); 4 `check` could not run a validator
+(EPUBCheck or Ace is not installed, or stopped without a report).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+import time
 from pathlib import Path
 
-from . import __version__
-from .diagnostics import BuildFailed, Diagnostic, Severity
+from rich.console import Console
 
-EXIT_OK, EXIT_BOOK, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+from . import __version__
+from .diagnostics import BuildFailed, Diagnostic, Severity, error
+
+EXIT_OK, EXIT_BOOK, EXIT_USAGE, EXIT_BUG, EXIT_TOOL = 0, 1, 2, 3, 4
 
 EXAMPLES = """examples:
   publish build                          build manuscript/ into output/
   publish build ../my-novel -o dist      build another book folder into dist/
   publish build --format epub,pdf        only the EPUB and the PDF
 """
+MAIN_EXAMPLES = """examples:
+  publish new my-novel                   start a book: book.yaml, a sample chapter, images/
+  publish preview my-novel               read it in the browser as you write
+  publish check my-novel                 find what needs fixing: lint, EPUBCheck, Ace
+  publish build my-novel                 make the EPUB, the PDF and the web edition
+"""
+NEW_EXAMPLES = """examples:
+  publish new my-novel                   a book titled "My Novel" in my-novel/
+  publish new essays --title "On Drums"  choose the title
+"""
+PREVIEW_EXAMPLES = """examples:
+  publish preview                        serve manuscript/ at http://127.0.0.1:8000/
+  publish preview my-novel --port 8080   another book, another port
+  publish preview my-novel --open        and open it in the browser
+
+Saving a chapter rebuilds the page and reloads the browser; errors show in the page.
+"""
+CHECK_EXAMPLES = """examples:
+  publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
+  publish check my-novel --strict        fail on warnings too
+  publish check my-novel --skip ace      leave out a validator (epubcheck, ace)
+  publish check output/book.epub         only the validators, on any EPUB
+
+exit codes:
+  0  no errors (warnings are listed but pass, unless --strict)
+  1  errors found (or, with --strict, warnings)
+  2  bad command line
+  3  internal error: a bug in publish
+  4  a validator could not run (not installed, or stopped without a report)
+"""
+
+_console: Console | None = None
+
+
+def console() -> Console:
+    """Everything the CLI says goes to stderr, so stdout stays for what a script might read."""
+    global _console
+    if _console is None:
+        _console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console
+
+
+class Progress:
+    """Shows each stage of long work: a spinner on a terminal, a line each in a log.
+
+    `--quiet` shows nothing; `--verbose` adds how long each stage took.
+    """
+
+    def __init__(self, *, verbosity: int):
+        self.verbosity = verbosity
+        self._status = None
+        self._stage: tuple[str, float] | None = None
+
+    def __call__(self, text: str) -> None:
+        self._finish()
+        self._stage = (text, time.perf_counter())
+        if self.verbosity == 0:
+            return
+        if console().is_terminal:
+            if self._status is None:
+                self._status = console().status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+        elif self.verbosity == 1:
+            console().print(f"· {text}", markup=False)
+
+    def _finish(self) -> None:
+        if self._stage is not None and self.verbosity >= 2:
+            text, started = self._stage
+            console().print(f"✓ {text} ({time.perf_counter() - started:.2f} s)", markup=False)
+        self._stage = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._finish()
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -33,12 +119,45 @@ def _formats(value: str) -> tuple[str, ...]:
     return chosen
 
 
+def _common() -> argparse.ArgumentParser:
+    """The options every command takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    loudness = common.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="say more: stage timings, every request")
+    return common
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    return 0 if args.quiet else 2 if args.verbose else 1
+
+
+def _tools(value: str) -> tuple[str, ...]:
+    from .check import TOOLS
+
+    chosen = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in TOOLS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown validator {', '.join(unknown)}: choose from {', '.join(TOOLS)}")
+    return chosen
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535; 0 picks a free one)")
+    return int(value)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="publish", description="Publish a Markdown book folder as EPUB, PDF and a web edition.",
-                                   epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   epilog=MAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     main.add_argument("--version", action="version", version=f"publish {__version__}")
     commands = main.add_subparsers(dest="command", metavar="COMMAND")
-    build = commands.add_parser("build", help="build the editions of a book", epilog=EXAMPLES,
+    common = _common()
+    _new_parser(commands, common)
+    _preview_parser(commands, common)
+    _check_parser(commands, common)
+    build = commands.add_parser("build", help="build the editions of a book", epilog=EXAMPLES, parents=[common],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Build a book folder (book.yaml + Markdown chapters) into an EPUB, a PDF and a web edition.")
     build.add_argument("book_dir", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR",
@@ -52,22 +171,175 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--clean", action="store_true",
                        help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
-    build.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     return main
 
 
-def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+def _new_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    new = commands.add_parser("new", help="start a new book folder", epilog=NEW_EXAMPLES, parents=[common],
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Create a book folder that builds at once: book.yaml with every key "
+                                          "explained, a sample chapter showing the Markdown a book can use, and images/.")
+    new.add_argument("book_dir", type=Path, metavar="DIR", help="the folder to create (new, or empty)")
+    new.add_argument("--title", help="the book's title (default: from the folder's name)")
+
+
+def _preview_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from .preview import DEFAULT_PORT
+
+    preview = commands.add_parser("preview", help="serve the web edition and reload it as you write",
+                                  epilog=PREVIEW_EXAMPLES, parents=[common],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  description="Serve a book's web edition on this computer only (127.0.0.1), "
+                                              "rebuild it when a file is saved, and reload the open page.")
+    preview.add_argument("book_dir", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR",
+                         help="the book folder (default: manuscript)")
+    preview.add_argument("-p", "--port", type=_port, default=DEFAULT_PORT,
+                         help=f"the port to listen on (default: {DEFAULT_PORT}; 0 picks a free one)")
+    preview.add_argument("--open", action="store_true", help="open the page in the web browser")
+
+
+def _check_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    check = commands.add_parser("check", help="lint a book and validate its EPUB (EPUBCheck, Ace)",
+                                epilog=CHECK_EXAMPLES, parents=[common],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Find every problem in a book at once: broken links and anchors, missing "
+                                            "images and alt text, skipped heading levels, empty chapters, straight "
+                                            "quotes; then run EPUBCheck and DAISY Ace on the EPUB made from it.")
+    check.add_argument("target", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR|FILE.epub",
+                       help="a book folder (default: manuscript), or an EPUB file to validate")
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
+                       help="comma-separated validators to leave out: epubcheck, ace")
+
+
+def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: int = 1) -> None:
+    styles = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
     for d in diagnostics:
-        print(str(d), file=sys.stderr)
+        if d.severity is Severity.INFO and verbosity == 0:
+            continue
+        where = d.location()
+        head = f"{where}: " if where else ""
+        console().print(f"{head}[{styles[d.severity]}]{d.severity.name.lower()}[/] {d.code}: ", end="")
+        console().print(d.message, markup=False)
+        if d.hint:
+            console().print(f"    hint: {d.hint}", markup=False, style="dim")
+
+
+def _count(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> str:
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def _new(args: argparse.Namespace) -> int:
+    from .scaffold import new_book
+
+    try:
+        written = new_book(args.book_dir, title=args.title)
+    except BuildFailed as failure:
+        _show(failure.diagnostics)
+        return EXIT_BOOK
+    if args.verbose:
+        for path in written:
+            console().print(f"wrote {path}", markup=False)
+    if not args.quiet:
+        folder = str(args.book_dir)
+        console().print(f"Created the book folder {folder}/. Next:\n"
+                        f"  publish preview {folder}   read it in the browser as you write\n"
+                        f"  publish check {folder}     find what needs fixing\n"
+                        f"  publish build {folder}     make the EPUB, PDF and web edition", markup=False)
+    return EXIT_OK
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .preview import PreviewServer, Site
+
+    verbosity = _verbosity(args)
+    if not args.book_dir.is_dir():
+        _show([error("book-missing", f"the book folder '{args.book_dir}' does not exist", file=args.book_dir,
+                     hint="pass the folder holding book.yaml, or create one with 'publish new DIR'")])
+        return EXIT_BOOK
+
+    def on_build(site: Site) -> None:
+        if site.failed:
+            _show(site.diagnostics, verbosity=verbosity)
+            console().print(f"[red]build {site.generation} failed[/]: {_count(site.diagnostics)}; "
+                            "the page shows them, and reloads when you save a fix")
+            return
+        _show([d for d in site.diagnostics if d.severity >= Severity.WARNING], verbosity=verbosity)
+        if verbosity and site.generation > 1:
+            names = ", ".join(p.name for p in site.changed[:3]) + (" …" if len(site.changed) > 3 else "")
+            console().print(f"[green]rebuilt[/] in {site.seconds * 1000:.0f} ms after {names} changed "
+                            f"({site.converted} chapter{'s' * (site.converted != 1)} re-parsed)")
+
+    say = (lambda line: console().print(line, markup=False, style="dim")) if args.verbose else (lambda _: None)
+    try:
+        with Progress(verbosity=verbosity) as progress:
+            progress("preview: first build")
+            server = PreviewServer(args.book_dir, port=args.port, on_build=on_build, log=say,
+                                   source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        console().print(f"publish preview: port {args.port} is in use; "
+                        f"try --port {args.port + 1}, or --port 0 for any free port", markup=False)
+        return EXIT_BOOK
+    with server:
+        if not args.quiet:
+            console().print(f"Serving [bold]{args.book_dir}[/] at [link={server.url}]{server.url}[/link] "
+                            "(this computer only). Press Ctrl-C to stop.")
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+    if not args.quiet:
+        console().print("stopped")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import TOOLS, check_book, check_epub
+
+    tools = tuple(t for t in TOOLS if t not in args.skip)
+    verbosity = _verbosity(args)
+    try:
+        with Progress(verbosity=verbosity) as progress:
+            if args.target.suffix.lower() == ".epub":
+                report = check_epub(args.target, tools=tools, progress=progress)
+            else:
+                report = check_book(args.target, tools=tools, progress=progress,
+                                    source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+    except BuildFailed as failure:  # a validator timed out or crashed: not the book's fault
+        _show(failure.diagnostics)
+        return EXIT_TOOL
+    _show(report.diagnostics, verbosity=verbosity)
+    errors = any(d.severity is Severity.ERROR and d.code != "tool-missing" for d in report.diagnostics)
+    warnings = any(d.severity is Severity.WARNING for d in report.diagnostics)
+    if not args.quiet or errors or warnings or report.missing:
+        console().print(f"check ({', '.join(report.ran) or 'nothing'}): {_count(report.diagnostics)}"
+                        + (f"; not run: {', '.join(report.missing)}" if report.missing else ""), markup=False)
+    if errors:
+        return EXIT_BOOK
+    if report.missing:
+        return EXIT_TOOL
+    if args.strict and warnings:
+        console().print("--strict: the book has warnings", markup=False)
+        return EXIT_BOOK
+    return EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
     from .build import build
 
-    say = (lambda _: None) if args.quiet else (lambda text: print(f"· {text}", file=sys.stderr))
     try:
-        result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
-                       source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say, clean=args.clean)
+        with Progress(verbosity=_verbosity(args)) as say:
+            result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
+                           source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
+                           clean=args.clean)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
@@ -89,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().print_help()
         return EXIT_USAGE
     try:
-        return {"build": _build}[args.command](args)
+        return {"new": _new, "preview": _preview, "check": _check, "build": _build}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted; outputs already in place were left untouched", file=sys.stderr)
         return 130

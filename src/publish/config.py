@@ -64,6 +64,8 @@ class BookConfig:
     trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
     pdf_profile: str = "default"
     print_service: str = "kdp"
+    # A build makes no network request unless the author opts in to downloading web images.
+    remote_images: bool = False
 
     @property
     def direction(self) -> str:
@@ -74,7 +76,7 @@ class BookConfig:
 KNOWN_KEYS = (
     "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
     "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service",
+    "print-service", "remote-images",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -136,7 +138,10 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
 
     values: dict[str, Any] = {}
     title = _as_text(data.get("title"))
-    if title is None:
+    if title is None and data.get("title") is not None and not isinstance(data["title"], str):
+        problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text", file=path,
+                              line=lines.get("title"), hint="write it as 'title: The Name of the Book'"))
+    elif title is None:
         problems.append(error("config-title", "the book has no title", file=path, line=lines.get("title", 1),
                               hint="add a line such as 'title: The Name of the Book'"))
 
@@ -207,6 +212,14 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             else:
                 values[key.replace("-", "_")] = choice
 
+    if "remote-images" in data and data["remote-images"] is not None:
+        if isinstance(data["remote-images"], bool):
+            values["remote_images"] = data["remote-images"]
+        else:
+            bad("remote-images", f"{data['remote-images']!r} is not true or false",
+                "write 'remote-images: true' to let the build download images from the web, or leave it out")
+
+    problems.sort(key=lambda p: p.line or 0)  # in the order the author reads the file
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems

@@ -19,9 +19,10 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
+from .fonts import MEDIA_TYPES, edition_fonts
 from .model import Book, Chapter
 from .pages import TITLE, PageMap, mark_pages
-from .templates import FONT_FILES, STYLES_DIR, TYPEFACE, render
+from .templates import STYLES_DIR, TYPEFACE, render
 
 FOLDER = "EPUB"
 STYLESHEETS = ("fonts.css", "book.css", "epub.css")
@@ -75,7 +76,8 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
         starts = pages.for_chapter(c.id) if pages else ()
         opening = [s.label for s in starts if s.block == TITLE]
         page_list += [NavEntry(f"{c.file_name}#page-{s.label}", s.label) for s in starts]
-        body = dataclasses.replace(_split_links(book, c), html=mark_pages(_split_links(book, c), starts))
+        linked = _split_links(book, c)
+        body = dataclasses.replace(linked, html=mark_pages(linked, starts))
         chapter_docs.append(_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
                                       _xhtml("epub/chapter.xhtml", book, c.title.text,
                                              "bodymatter" if c.index == 1 and not config.spoiler else "",
@@ -180,10 +182,12 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     if pages and pages.starts:
         eb.add_metadata(None, "meta", pages.source, {"property": "pageBreakSource"})
 
+    fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
     for name in STYLESHEETS:
-        eb.add_item(_item(f"css-{Path(name).stem}", f"styles/{name}", "text/css", (STYLES_DIR / name).read_bytes()))
-    for n, name in enumerate(FONT_FILES, start=1):
-        eb.add_item(_item(f"font-{n}", f"styles/fonts/{name}", "font/ttf", (STYLES_DIR / "fonts" / name).read_bytes()))
+        href = f"styles/{name}"
+        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or (STYLES_DIR / name).read_bytes()))
+    for n, href in enumerate((h for h in fonts if not h.endswith(".css")), start=1):
+        eb.add_item(_item(f"font-{n}", href, MEDIA_TYPES[Path(href).suffix], fonts[href]))
     eb.add_item(_item("cover-image", cover.href, cover.media_type, cover.data, ("cover-image",)))
     eb.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-image"})
     for n, asset in enumerate(book.assets, start=1):

@@ -1,25 +1,41 @@
-"""The web edition: `Book -> files`, one page with its styles, fonts and images beside it."""
+"""The web edition: `Book -> files`, one page with its styles, script, fonts and images beside it.
+
+The folder opens from disk as it is (every reference is relative, nothing is fetched from the
+network); `publish preview` serves the very same files, asking only for a live-reload hook.
+"""
 
 from __future__ import annotations
 
 from . import __version__
 from .model import Book
-from .templates import FONT_FILES, STYLES_DIR, TYPEFACE, render
+from .fonts import edition_fonts
+from .templates import STYLES_DIR, TYPEFACE, render
 
 STYLESHEETS = ("fonts.css", "book.css", "web.css")
+SCRIPTS = ("web.js",)
 
 
-def render_html(book: Book, *, extra_head: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """Every file of the web edition, by its path relative to the edition's folder."""
+def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, bytes]:
+    """Every file of the web edition, by its path relative to the edition's folder.
+
+    `live_reload` is the preview's build number: when given, the page loads the preview's
+    reload script, which reloads it as soon as a newer build exists.
+    """
     start_id = "spoiler-notice" if book.config.spoiler else book.chapters[0].id
     page = render("web.html", book=book, start_id=start_id, colophon=f"Set in {TYPEFACE}.", version=__version__,
-                  extra_head=extra_head)
-    files = {"index.html": page.encode()}
-    for name in STYLESHEETS:
-        files[f"styles/{name}"] = (STYLES_DIR / name).read_bytes()
-    for name in FONT_FILES:
-        files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
-    files["styles/fonts/OFL.txt"] = (STYLES_DIR / "fonts" / "OFL.txt").read_bytes()
+                  stylesheets=STYLESHEETS, live_reload=live_reload)
+    files = {"index.html": page.encode(), **static_files(book)}
     for asset in book.assets:
         files[asset.href] = asset.source.read_bytes()
+    return files
+
+
+def static_files(book: Book | None = None) -> dict[str, bytes]:
+    """The edition's styles, script and fonts: the typeface, and the fallbacks the book's text needs."""
+    files = {f"styles/{name}": (STYLES_DIR / name).read_bytes() for name in STYLESHEETS + SCRIPTS}
+    fonts = edition_fonts(book)  # replaces styles/fonts.css with the rules for these fonts only
+    files.update(fonts)
+    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else [])
+    for name in licences:
+        files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
     return files

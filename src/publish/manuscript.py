@@ -64,17 +64,28 @@ def _chapter_paths(root: Path, config: BookConfig, config_path: Path) -> tuple[l
         found = sorted(p for p in root.iterdir()
                        if p.is_file() and p.suffix.lower() in CHAPTER_SUFFIXES and not p.name.startswith(".")
                        and p.name.lower() != "readme.md")
-        return found, []
+        # A symbolic link may lead out of the book folder; what lies there is not read.
+        outside = [p for p in found if not p.resolve().is_relative_to(root)]
+        problems = [error("chapter-outside", f"chapter '{p.name}' is a link to a file outside the book folder",
+                          file=config_path.parent / p.name,
+                          hint="copy the file into the book folder instead of linking to it")
+                    for p in outside]
+        return [p.resolve() for p in found if p not in outside], problems
     paths, problems = [], []
+    seen: set[Path] = set()
     for name in config.chapters:
         candidate = (root / name).resolve()
-        if not candidate.is_relative_to(root):
+        if Path(name).is_absolute() or not candidate.is_relative_to(root):
             problems.append(error("chapter-outside", f"chapter '{name}' is outside the book folder", file=config_path,
                                   hint="list only files inside the book folder, by their relative name"))
+        elif candidate in seen:
+            problems.append(error("chapter-twice", f"chapter '{name}' is listed twice in 'chapters'", file=config_path,
+                                  hint="list each chapter file once"))
         elif not candidate.is_file():
             problems.append(error("chapter-missing", f"chapter '{name}' listed in 'chapters' does not exist",
                                   file=config_path, hint="check the file name, or remove it from the list"))
         else:
+            seen.add(candidate)
             paths.append(candidate)
     return paths, problems
 
@@ -90,6 +101,9 @@ def load_manuscript(book_dir: Path) -> Manuscript:
     root = book_dir.resolve()
     config_path = root / CONFIG_NAME
     shown_config = book_dir / CONFIG_NAME
+    if config_path.is_file() and not config_path.resolve().is_relative_to(root):
+        raise BuildFailed([error("config-outside", "book.yaml is a link to a file outside the book folder",
+                                 file=shown_config, hint="copy the file into the book folder instead of linking to it")])
     if not config_path.is_file():
         raise BuildFailed([error("config-missing", "the book folder has no book.yaml", file=shown_config,
                                  hint="create book.yaml with at least 'title: …' (or run 'publish new DIR')")])

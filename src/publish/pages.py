@@ -60,11 +60,12 @@ def _alnum(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
 
 
-def _text_boxes(box, key: str | None = None) -> Iterator[tuple[str | None, str]]:  # noqa: ANN001
-    """(block key, text) for every line fragment of the page's flow, in reading order."""
+def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[tuple[str | None, str, bool]]:  # noqa: ANN001
+    """(block key, text, in a table header) for every line fragment of the page's flow, in reading order."""
     name = type(box).__name__
     if name in {"MarginBox", "FootnoteAreaBox"}:
         return
+    header = header or bool(getattr(box, "is_header", False))
     element = getattr(box, "element", None)
     if element is not None and hasattr(element, "get"):
         if element.get("data-pb"):
@@ -73,9 +74,9 @@ def _text_boxes(box, key: str | None = None) -> Iterator[tuple[str | None, str]]
             key = f"{element.get('id')[: -len('-title')]} {TITLE}"
     text = getattr(box, "text", None)
     if text is not None:
-        yield key, text
+        yield key, text, header
     for child in getattr(box, "children", ()):
-        yield from _text_boxes(child, key)
+        yield from _text_boxes(child, key, header)
 
 
 def page_map(document, *, source: str) -> PageMap:  # noqa: ANN001 - a laid-out weasyprint.Document
@@ -85,14 +86,15 @@ def page_map(document, *, source: str) -> PageMap:  # noqa: ANN001 - a laid-out 
     pages are numbered from 1, as the print stylesheet numbers them.
     """
     flows = [list(_text_boxes(page._page_box)) for page in document.pages]
-    first = next((n for n, flow in enumerate(flows) if any(key for key, _ in flow)), len(flows))
+    first = next((n for n, flow in enumerate(flows) if any(key for key, _, _ in flow)), len(flows))
     seen: dict[str, int] = {}
     starts: list[PageStart | None] = []
     for number, flow in enumerate(flows[first:], start=1):
         start = None
-        for key, text in flow:
-            if key is None:
-                continue
+        earlier = set(seen)  # blocks begun on an earlier page
+        for key, text, header in flow:
+            if key is None or (header and key in earlier):
+                continue  # a table's header repeated on a later page is not in the text again
             if start is None:
                 chapter_id, block = key.rsplit(" ", 1)
                 start = PageStart(str(number), chapter_id, block, 0 if block == TITLE else seen.get(key, 0))

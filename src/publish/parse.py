@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+import langcodes
 import lxml.html
 import markdown
 import nh3
@@ -26,6 +27,7 @@ from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
+from .remote import RemoteImages
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -33,11 +35,14 @@ DEFAULT_MODIFIED = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".svg": "image/svg+xml", ".webp": "image/webp"}
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What XML 1.0 forbids, and the C1 controls and noncharacters that HTML calls parse errors.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
+# Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
+# which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
 _ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
-    "area", "map", "center", "strike", "tt", "acronym"}
+    "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
     "a": {"href", "hreflang"},
@@ -63,9 +68,179 @@ def make_markdown() -> markdown.Markdown:
     )
 
 
+# Raw HTML in a manuscript may come from anywhere. What nh3 would drop silently and an author
+# would miss is reported first: (kind, tags, hint).
+_UNSAFE_TAGS = (
+    ("script", {"script", "noscript"}, "a book runs no scripts; delete it"),
+    ("embed", {"iframe", "frame", "frameset", "object", "embed", "applet", "portal"},
+     "embedded pages and plug-ins cannot be printed or read offline; link to the page instead"),
+    ("form", {"form", "input", "button", "select", "textarea", "option", "optgroup", "datalist", "output", "fieldset",
+              "legend"}, "a book has no forms; write the text instead"),
+    ("style", {"style", "link", "meta", "base"}, "the book's look comes from its styles; write plain Markdown"),
+)
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+# Elements whose content goes with them: a script's code or a form's options are not text of the book.
+_DROP_CONTENT = {"script", "style", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
+                 "select", "textarea", "datalist", "noembed", "noframes", "xmp", "title", "svg", "math"} - _ALLOWED_TAGS
+_DIRECTIONS = {"ltr", "rtl", "auto"}
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+# XML's NCName: what an id may be in XHTML (EPUBCheck checks it).
+_NAME_START = ("A-Z_a-z\xc0-\xd6\xd8-\xf6\xf8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d"
+               "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff")
+_NCNAME = re.compile(f"^[{_NAME_START}][{_NAME_START}\\-.0-9\xb7\u0300-\u036f\u203f\u2040]*$")
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: drop values that would make the XHTML invalid."""
+    if attribute in {"lang", "hreflang"}:
+        return value if value == "" or langcodes.tag_is_valid(value) else None
+    if attribute == "dir":
+        return value.lower() if value.lower() in _DIRECTIONS else None
+    if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
+        return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "role":
+        return None  # the editions write their own roles; an author's may be invalid ARIA
+    if attribute == "id":
+        return value if value.strip() else None
+    return value
+
+
 def sanitize(html: str) -> str:
-    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, link_rel=None,
-                     url_schemes={"http", "https", "mailto"})
+    """The manuscript's HTML with only what a book may hold, and only characters XML allows."""
+    clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, attribute_filter=_keep_attribute,
+                      clean_content_tags=_DROP_CONTENT, link_rel=None, url_schemes=_SAFE_SCHEMES)
+    # A character reference such as "&#1;" survives as the character it names.
+    return _XML_FORBIDDEN.sub("", clean)
+
+
+# HTML's content models, as far as sanitised HTML can break them: an HTML parser keeps a <details>
+# inside a heading or an <li> outside a list, and EPUBCheck refuses both. Such an element gives way
+# to its content.
+_PHRASING = {"a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
+             "q", "ruby", "rp", "rt", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
+_PHRASING_ONLY = (_PHRASING - {"a", "ins", "del", "ruby"}) | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "summary"}
+_PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details"}, "figcaption": {"figure"},
+            "rt": {"ruby"}, "rp": {"ruby"}, "caption": {"table"}, "colgroup": {"table"}, "col": {"colgroup"},
+            "thead": {"table"}, "tbody": {"table"}, "tfoot": {"table"}, "tr": {"table", "thead", "tbody", "tfoot"},
+            "td": {"tr"}, "th": {"tr"}}
+
+
+def _misplaced(element: etree._Element) -> bool:
+    parent = element.getparent()
+    if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
+        return True
+    if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
+        return True
+    if element.tag in {"ul", "ol"} and any(child.tag != "li" for child in element):
+        return True
+    if element.tag not in _PHRASING:
+        # a, ins and del take their parent's model: look through them to the nearest real one.
+        ancestor = parent
+        while ancestor is not None and ancestor.tag in {"a", "ins", "del"}:
+            ancestor = ancestor.getparent()
+        return ancestor is not None and ancestor.tag in _PHRASING_ONLY
+    return False
+
+
+def _repair_content_model(root: etree._Element) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for element in list(root.iterdescendants()):
+            if isinstance(element.tag, str) and _misplaced(element):
+                element.drop_tag()  # keeps its text and children in its place
+                changed = True
+
+
+class _Locator:
+    """Finds the line of successive occurrences of a pattern in a chapter's source."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.after: dict[str, int] = {}
+
+    def line(self, pattern: str) -> int | None:
+        match = re.compile(pattern, re.IGNORECASE).search(self.text, self.after.get(pattern, 0))
+        if match is None:
+            return None
+        self.after[pattern] = match.end()
+        return self.text.count("\n", 0, match.start()) + 1
+
+
+# Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
+# blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
+_CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",
+                   re.MULTILINE | re.DOTALL)
+_MARKDOWN_LINK = re.compile(r"\]\(\s*<?\s*([A-Za-z][A-Za-z0-9+.\-]*):|^ {0,3}\[[^\]]+\]:\s*<?([A-Za-z][A-Za-z0-9+.\-]*):",
+                            re.MULTILINE)
+
+
+_NUMERIC_REFERENCE = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);?")
+
+
+def _xml_reference(match: re.Match[str]) -> str:
+    """A character reference, or nothing if it names a character XML forbids (lxml would refuse it)."""
+    digits = match[1]
+    code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    if code == 0 or code > 0x10FFFF or _XML_FORBIDDEN.match(chr(code)):
+        return ""
+    return match[0]
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match[0])
+
+
+def _unsafe_scheme(address: str) -> str | None:
+    scheme = urlsplit(address.strip()).scheme.lower()
+    # A one-letter "scheme" is a Windows drive (C:\...): reported as an absolute path instead.
+    return scheme if scheme and len(scheme) > 1 and scheme not in _SAFE_SCHEMES else None
+
+
+def _unsafe_html(text: str, shown: Path) -> list[Diagnostic]:
+    """A warning, with its line, for each thing in the chapter's raw HTML that sanitising removes.
+
+    The Markdown source itself is scanned (an HTML parser keeps every element's line), so the
+    report does not depend on converting the chapter, which the preview caches."""
+    found: list[Diagnostic] = []
+    url_hint = "link only to web pages (https:), mail (mailto:) and files of the book"
+    source = _CODE.sub(_blank, _XML_FORBIDDEN.sub("", text))
+    for match in _MARKDOWN_LINK.finditer(source):
+        if scheme := _unsafe_scheme((match[1] or match[2]) + ":"):
+            found.append(warning("html-unsafe-url", f"removed the {scheme}: address from a link", file=shown,
+                                 line=source.count("\n", 0, match.start()) + 1, hint=url_hint))
+    if "<" not in source or not source.strip():
+        return found
+    try:
+        root = lxml.html.fragment_fromstring(_NUMERIC_REFERENCE.sub(_xml_reference, source), create_parent="div")
+    except (etree.ParserError, ValueError):
+        return found
+    for element in root.iterdescendants():
+        if not isinstance(element.tag, str):
+            continue
+        tag, line = element.tag.lower(), element.sourceline
+
+        def add(code: str, message: str, hint: str) -> None:
+            found.append(warning(code, message, file=shown, line=line, hint=hint))
+
+        for kind, tags, hint in _UNSAFE_TAGS:
+            if tag in tags:
+                add(f"html-{kind}", f"removed the <{tag}> element", hint)
+        for name, value in element.attrib.items():
+            name = name.lower()
+            if name.startswith("on"):
+                add("html-event-handler", f'removed the event handler {name}="…" from <{tag}>',
+                    "a book runs no scripts; delete the attribute")
+            elif name == "style":
+                add("html-style", f"removed a style attribute from <{tag}>",
+                    "the book's look comes from its styles; use Markdown emphasis instead")
+            elif name == "hidden":
+                add("html-style", f"removed the hidden attribute from <{tag}>: its text shows",
+                    "a book hides nothing from its readers; delete the text instead")
+            elif name in {"href", "src"} and (scheme := _unsafe_scheme(value)):
+                add("html-unsafe-url", f"removed the {scheme}: address from <{tag}>", url_hint)
+    found.sort(key=lambda d: d.line or 0)
+    return found
 
 
 def chapter_html(text: str, *, md: markdown.Markdown | None = None) -> str:
@@ -111,6 +286,7 @@ class _Draft:
     titled: bool
     notes: list[Note] = field(default_factory=list)
     anchors: set[str] = field(default_factory=set)
+    renamed: dict[str, str] = field(default_factory=dict)  # the author's id -> the book-wide unique one
 
 
 class _Ids:
@@ -121,8 +297,10 @@ class _Ids:
 
     def claim(self, wanted: str, fallback: str) -> str:
         base = wanted or fallback
-        if base[0].isdigit():
-            base = f"{fallback}-{base}"
+        if not _NCNAME.match(base):
+            # An id must be an XML name: no spaces or colons, not starting with a digit or a dash.
+            slug = slugify_unicode(base, "-").strip("-.")
+            base = slug if _NCNAME.match(slug) else f"{fallback}-{slug}" if slug else fallback
         candidate, n = base, 2
         while candidate in self.taken:
             candidate, n = f"{base}-{n}", n + 1
@@ -137,9 +315,18 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
         problems.append(warning("control-characters", "control characters that XML forbids were removed", file=shown,
                                 line=_line_of(source.text, forbidden[0]),
                                 hint="they are usually left over from a copy and paste; delete them"))
+    problems += _unsafe_html(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
+    _repair_content_model(root)
 
     first = next(iter(root), None)
+    if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):
+        # Nothing left of the title once sanitised (it held only a script, say): a nameless entry
+        # in the contents would be worse than the stand-in title below.
+        problems.append(warning("chapter-title-empty", "the chapter's heading has no text", file=shown,
+                                line=_line_of(source.text, "#") or 1, hint="write the chapter's title after the '#'"))
+        _drop(first)
+        first = None
     if first is not None and first.tag == "h2" and not (root.text or "").strip():
         titled = True
         title_element = first
@@ -163,6 +350,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
 
     _figures(root)
     renamed = _unique_ids(draft, ids, problems)
+    draft.renamed.update(renamed)
     _lift_notes(draft, ids)
     for link in root.iter("a"):
         href = link.get("href", "")
@@ -261,20 +449,29 @@ def _resolve_links(draft: _Draft, drafts: dict[PurePosixPath, _Draft], all_ids: 
         parts = urlsplit(href)
         if parts.scheme or href.startswith("//"):
             continue
-        line = _line_of(draft.source.text, href)
+        line = _line_of(draft.source.text, f"]({href}") or _line_of(draft.source.text, href)
         if not parts.path:
             if parts.fragment and parts.fragment not in draft.anchors and parts.fragment not in all_ids:
                 problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that does not exist",
                                       file=draft.shown, line=line, hint=_anchor_hint(parts.fragment, all_ids)))
             continue
-        target_path = PurePosixPath(_normalise(here / unquote(parts.path)))
+        path = unquote(parts.path)
+        if path.startswith("/") or PurePosixPath(path).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", path):
+            problems.append(error("link-absolute", f"the link '{href}' is an absolute path", file=draft.shown, line=line,
+                                  hint="link to a chapter by its file name relative to this one, e.g. 02-next.md"))
+            continue
+        target_path = PurePosixPath(_normalise(here / path))
+        if str(target_path).startswith("../"):
+            problems.append(error("link-outside", f"the link '{href}' leads outside the book folder", file=draft.shown,
+                                  line=line, hint="a book links only to its own chapters, or to web pages (https://…)"))
+            continue
         target = drafts.get(target_path)
         if target is None:
             names = ", ".join(str(p) for p in sorted(drafts)[:5])
             problems.append(error("broken-link", f"the link '{href}' points at a chapter that does not exist",
                                   file=draft.shown, line=line, hint=f"link to a chapter file of this book, e.g. {names}"))
             continue
-        fragment = parts.fragment or target.title.id
+        fragment = target.renamed.get(parts.fragment, parts.fragment) or target.title.id
         if fragment not in target.anchors:
             problems.append(error("broken-anchor", f"the link '{href}' points at an anchor that '{target_path}' does not have",
                                   file=draft.shown, line=line, hint=_anchor_hint(fragment, target.anchors)))
@@ -302,14 +499,21 @@ def _normalise(path: PurePosixPath) -> str:
 
 
 def _image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: int | None,
-                 problems: list[Diagnostic]) -> Asset | None:
+                 problems: list[Diagnostic], *, remote: RemoteImages | None = None) -> Asset | None:
     """The image `src` names, relative to `here`, if it is a readable image inside the book folder."""
     parts = urlsplit(src)
-    if parts.scheme or src.startswith("//"):
+    if (parts.scheme in {"http", "https"} or src.startswith("//")) and remote is not None:
+        return remote.fetch(src if parts.scheme else "https:" + src, shown=shown, line=line, problems=problems)
+    if parts.scheme in {"http", "https"} or src.startswith("//"):
         problems.append(error("image-remote", f"the image '{src}' is on the web; a build reads nothing from the network",
-                              file=shown, line=line, hint="download it into the book folder, e.g. images/, and link that"))
+                              file=shown, line=line, hint="download it into the book folder, e.g. images/, and link "
+                                                          "that; or allow downloads with 'remote-images: true' in book.yaml"))
         return None
-    if src.startswith("/") or Path(unquote(parts.path)).is_absolute():
+    if parts.scheme and len(parts.scheme) > 1:
+        problems.append(error("image-scheme", f"the image '{src[:60]}' is not a file of the book", file=shown, line=line,
+                              hint="put the image in the book folder, e.g. images/photo.jpg, and link that"))
+        return None
+    if src.startswith("/") or Path(unquote(parts.path)).is_absolute() or parts.scheme:
         problems.append(error("image-absolute", f"the image path '{src}' is absolute", file=shown, line=line,
                               hint="use a path relative to the chapter, inside the book folder, e.g. images/photo.jpg"))
         return None
@@ -324,26 +528,51 @@ def _image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: i
         problems.append(error("image-type", f"the image '{src}' is not a PNG, JPEG, GIF, SVG or WebP file",
                               file=shown, line=line, hint="convert it to PNG or JPEG"))
         return None
-    if not path.resolve().is_relative_to(root) or not path.is_file():
+    if path.exists() and not path.resolve().is_relative_to(root):
+        problems.append(error("image-outside", f"the image '{src}' is a link to a file outside the book folder",
+                              file=shown, line=line, hint="copy the file into the book folder instead of linking to it"))
+        return None
+    if not path.is_file():
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
         return None
     return Asset(path, relative, IMAGE_TYPES[suffix])
 
 
-def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic]) -> None:
+def _collect_images(draft: _Draft, root: Path, assets: dict[str, Asset], problems: list[Diagnostic], *,
+                    remote: RemoteImages | None) -> None:
     here = PurePosixPath(draft.source.path.as_posix()).parent
-    for image in draft.root.iter("img"):
+    find = _Locator(draft.source.text)
+    for image in list(draft.root.iter("img")):
         src = image.get("src", "")
-        line = _line_of(draft.source.text, src) if src else None
+        if not src.strip():
+            # The sanitiser took an address it does not allow (data:, javascript:…): the image goes too.
+            problems.append(warning("image-no-source", "removed an image whose address is not a file of the book",
+                                    file=draft.shown, line=find.line(r"!\[|<img\b"),
+                                    hint="put the image in the book folder, e.g. images/photo.jpg, and link that"))
+            _drop(image)
+            continue
+        line = _line_of(draft.source.text, src)
         if image.get("alt") is None:
             image.set("alt", "")
             problems.append(warning("image-alt", f"the image '{src}' has no alt text", file=draft.shown, line=line,
                                     hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)"))
-        asset = _image_asset(src, here, root, draft.shown, line, problems)
+        asset = _image_asset(src, here, root, draft.shown, line, problems, remote=remote)
         if asset is not None:
             image.set("src", asset.href)
             assets.setdefault(asset.href, asset)
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove an element but keep the text that follows it."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _finish(draft: _Draft) -> Chapter:
@@ -368,7 +597,9 @@ def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.d
     if source_date_epoch and source_date_epoch.strip().isdigit():
         return dt.datetime.fromtimestamp(int(source_date_epoch), tz=dt.timezone.utc)
     if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
-        return parsed
+        # A classic's date (1813) says when the text was published, not when this file was made;
+        # a file cannot be older than the default, which is also the earliest a zip can record.
+        return max(parsed, DEFAULT_MODIFIED)
     return DEFAULT_MODIFIED
 
 
@@ -390,14 +621,15 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
               for i, s in enumerate(manuscript.sources, start=1)]
     by_path = {PurePosixPath(d.source.path.as_posix()): d for d in drafts}
     assets: dict[str, Asset] = {}
+    remote = RemoteImages() if manuscript.config.remote_images else None
     for draft in drafts:
         _resolve_links(draft, by_path, ids.taken, problems)
-        _collect_images(draft, manuscript.root, assets, problems)
+        _collect_images(draft, manuscript.root, assets, problems, remote=remote)
     cover = None
     if manuscript.config.cover_image:
         shown = manuscript.shown("book.yaml")
         cover = _image_asset(manuscript.config.cover_image, PurePosixPath("."), manuscript.root, shown,
-                             _line_of(manuscript.config_text, "cover-image"), problems)
+                             _line_of(manuscript.config_text, "cover-image"), problems, remote=remote)
     if has_errors(problems):
         raise BuildFailed(problems)
     chapters = tuple(_finish(d) for d in drafts)

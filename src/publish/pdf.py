@@ -11,14 +11,18 @@ import dataclasses
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from markupsafe import Markup
+
 from . import __version__
 from .config import BookConfig
 from .diagnostics import Diagnostic, warning
-from .model import Book, Chapter
+from .fonts import hide_installed_fonts, missing_glyphs
+from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
 from .templates import STYLES_DIR, TYPEFACE, render
 
@@ -89,7 +93,9 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
-    page_css = render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed)
+    # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
+    page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
+                             direction=book.config.direction))
     return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
                   colophon=f"Set in {TYPEFACE}.", version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -104,38 +110,58 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _fetcher(book_root: Path):  # noqa: ANN202 - a weasyprint.URLFetcher
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a weasyprint.URLFetcher
     import weasyprint
 
-    allowed = (book_root.resolve(), STYLES_DIR.resolve())
+    root = book_root.resolve()
+    allowed = (root, STYLES_DIR.resolve())
+    # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
+    # cache outside the book folder) are served from where the print edition's HTML says they are.
+    elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
 
     class SandboxFetcher(weasyprint.URLFetcher):
-        """Files inside the book folder and styles/, and data: URLs; nothing else, never the network."""
+        """Files inside the book folder and styles/, the book's own images, and data: URLs; never the network."""
 
         def fetch(self, url: str, headers: dict | None = None):  # noqa: ANN201
             parts = urlsplit(url)
             if parts.scheme == "data":
                 return super().fetch(url, headers)
-            if parts.scheme == "file":
-                path = Path(unquote(parts.path)).resolve()
-                if any(path.is_relative_to(root) for root in allowed):
+            if parts.scheme == "file" and parts.netloc in {"", "localhost"}:
+                path = Path(unquote(parts.path))
+                if path in elsewhere:
+                    return weasyprint.urls.URLFetcherResponse(url, elsewhere[path].read_bytes())
+                # resolve() follows links, so a link inside the book folder cannot lead out of it.
+                if any(path.resolve().is_relative_to(place) for place in allowed):
                     return super().fetch(url, headers)
-            raise ValueError(f"refused to read {url}: only files inside the book folder may be used")
+            raise ValueError(f"refused to read {url}: a build reads only files inside the book folder")
 
-    return SandboxFetcher()
+    return SandboxFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
 
 
-def _page_labels(first_text_page: int):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
-    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own."""
+    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`)."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        if whole_fonts:
+            _untag_whole_fonts(pdf)
 
     return finish
+
+
+def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+    """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
+    the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and obj.get("Type") in {"/Font", "/FontDescriptor"}:
+            for key in ("BaseFont", "FontName"):
+                if isinstance(obj.get(key), bytes):
+                    obj[key] = re.sub(rb"^/[A-Z]{6}\+", b"/", obj[key])
 
 
 def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
@@ -145,14 +171,15 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
 
     profile = profile or book.config.pdf_profile
     bleed = BLEED[book.config.print_service] if profile == "print" else None
-    fetcher = _fetcher(book.root)
-    fonts = FontConfiguration()
-    stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
-                   for name in STYLESHEETS]
-    collect = _Collect()
+    fetcher = _fetcher(book.root, assets=(*book.assets, *filter(None, [book.cover])))
+    with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
+        fonts = FontConfiguration()
+    collect = _Collect()  # before the stylesheets are parsed, so their complaints are heard too
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
+        stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
+                       for name in STYLESHEETS]
         pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
         margins = margins_for(book.config, pages_guess)
         document = None
@@ -169,10 +196,12 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
         pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
-                                  finisher=_page_labels(pages.first_text_page))
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
     finally:
         logger.removeHandler(collect)
+    missing = missing_glyphs(book)
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
-                     for message in dict.fromkeys(collect.messages))
-    return PdfEdition(data, problems, pages, len(document.pages))
+                     for message in dict.fromkeys(collect.messages)
+                     if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
+    return PdfEdition(data, missing + problems, pages, len(document.pages))

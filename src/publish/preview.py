@@ -1,0 +1,246 @@
+"""`publish preview`: serve the web edition on 127.0.0.1, rebuild it on save, reload the open page.
+
+The site lives in memory: every build is the dict of files `render_html` makes (the very files
+`publish build` writes), swapped in whole when it is ready. Chapters are re-parsed only when
+their text changed (`parse_book(cache=...)`), so saving one chapter of a long novel costs that
+chapter's Markdown plus the cheap book-wide pass. A book with errors is served as a page listing
+them, and the server keeps running until they are fixed.
+
+The page learns of a new build through Server-Sent Events: the HTTP server from the standard
+library is enough for one author's browser, so no web framework is pulled in (MkDocs serves its
+live reload the same way, from wsgiref).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import watchfiles
+
+from .diagnostics import BuildFailed, Diagnostic, Severity
+from .html import render_html, static_files
+from .manuscript import load_manuscript
+from .parse import parse_book
+from .templates import STYLES_DIR, render
+
+HOST = "127.0.0.1"  # never another interface: a manuscript in progress is private
+DEFAULT_PORT = 8000
+EVENTS_PATH = "/__publish__/events"
+SCRIPT_PATH = "/__publish__/live-reload.js"
+HEARTBEAT = 10.0  # seconds between keep-alive comments on the event stream
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One build of the web edition, as served."""
+
+    generation: int
+    files: Mapping[str, bytes]
+    diagnostics: tuple[Diagnostic, ...]
+    failed: bool  # the book has errors: `files` holds the page that lists them
+    seconds: float  # how long the build took
+    converted: int  # chapters whose Markdown had to be converted (the others came from the cache)
+    changed: tuple[Path, ...] = ()  # the saved files that caused this build
+
+
+class Rebuilder:
+    """Builds the web edition in memory, converting only chapters whose text changed."""
+
+    def __init__(self, book_dir: Path, *, source_date_epoch: str | None = None):
+        self.book_dir = book_dir
+        self.source_date_epoch = source_date_epoch
+        self._chapters: dict[str, str] = {}  # Source.digest -> chapter_html
+        self._generation = 0
+
+    def build(self, *, changed: tuple[Path, ...] = ()) -> Site:
+        started = time.perf_counter()
+        self._generation += 1
+        known, converted = len(self._chapters), 0
+        try:
+            manuscript = load_manuscript(self.book_dir)
+            try:
+                book = parse_book(manuscript, source_date_epoch=self.source_date_epoch, cache=self._chapters)
+            finally:
+                # Keep only the chapters as they are now, so a long session does not grow without end.
+                current = {s.digest for s in manuscript.sources}
+                converted = len(self._chapters) - known
+                for digest in set(self._chapters) - current:
+                    del self._chapters[digest]
+        except BuildFailed as failure:
+            page = render("preview-error.html", diagnostics=failure.diagnostics, book_dir=self.book_dir,
+                          errors=sum(d.severity is Severity.ERROR for d in failure.diagnostics),
+                          generation=self._generation)
+            files = {**static_files(), "index.html": page.encode()}
+            return Site(self._generation, files, failure.diagnostics, True, time.perf_counter() - started,
+                        converted, changed)
+        files = render_html(book, live_reload=self._generation)
+        return Site(self._generation, files, book.diagnostics, False, time.perf_counter() - started, converted, changed)
+
+
+class _Hub:
+    """The current site, and a way to wait until a newer one is published."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.closed = False
+        self._changed = threading.Condition()
+
+    def publish(self, site: Site) -> None:
+        with self._changed:
+            self.site = site
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def wait_newer(self, generation: int | None, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self.closed or self.site.generation != generation, timeout=timeout)
+            return self.site.generation
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # an open event stream must not keep the process alive
+    hub: _Hub
+    log: Callable[[str], None]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "publish-preview"
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        path = unquote(urlsplit(self.path).path)
+        if path == EVENTS_PATH:
+            self._events()
+            return
+        if path == SCRIPT_PATH:
+            self._send((STYLES_DIR / "live-reload.js").read_bytes(), "text/javascript")
+            return
+        name = path.lstrip("/")
+        if name == "" or name.endswith("/"):
+            name += "index.html"
+        data = self.server.hub.site.files.get(name)  # a lookup in memory: no path ever reaches the disk
+        if data is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "not in the web edition")
+            return
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self._send(data, kind + ("; charset=utf-8" if kind.startswith("text/") else ""))
+
+    def _send(self, data: bytes, content_type: str) -> None:
+        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        # Revalidate every time (cheap, thanks to the ETag) so a reload always shows the newest build.
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("ETag", etag)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _events(self) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        hub, seen = self.server.hub, None
+        try:
+            self.wfile.write(b"retry: 500\n\n")
+            while not hub.closed:
+                generation = hub.wait_newer(seen, HEARTBEAT)
+                if generation != seen:
+                    self.wfile.write(f"data: {generation}\n\n".encode())
+                    seen = generation
+                else:
+                    self.wfile.write(b": still here\n\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page was closed or reloaded
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+        self.server.log(format % args)
+
+
+class PreviewServer:
+    """Serves a book's web edition and rebuilds it when a file in the book folder (or styles/) is saved.
+
+    Use it as a context manager; `url` is where the book is served. `on_build` is called with each
+    new `Site` (from the watcher thread), `log` with each HTTP request line.
+    """
+
+    def __init__(self, book_dir: Path, *, port: int = DEFAULT_PORT, source_date_epoch: str | None = None,
+                 on_build: Callable[[Site], None] = lambda _: None, log: Callable[[str], None] = lambda _: None,
+                 watch_styles: bool = True):
+        self.book_dir = book_dir
+        self.on_build = on_build
+        self._rebuilder = Rebuilder(book_dir, source_date_epoch=source_date_epoch)
+        self._hub = _Hub(self._rebuilder.build())
+        self._watched = (book_dir, STYLES_DIR) if watch_styles else (book_dir,)
+        self._stop = threading.Event()
+        self._httpd = _Server((HOST, port), _Handler)  # OSError (e.g. port in use) reaches the caller
+        self._httpd.hub = self._hub
+        self._httpd.log = log
+        self._threads: list[threading.Thread] = []
+        on_build(self._hub.site)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    @property
+    def site(self) -> Site:
+        return self._hub.site
+
+    def __enter__(self) -> PreviewServer:
+        self._threads = [threading.Thread(target=self._httpd.serve_forever, name="preview-http", daemon=True),
+                         threading.Thread(target=self._watch, name="preview-watch", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._hub.close()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def wait(self) -> None:
+        """Block until closed; a short timeout keeps Ctrl-C responsive."""
+        while not self._stop.wait(0.5):
+            pass
+
+    def _watch(self) -> None:
+        # step: how long a burst of saves may go quiet before a build starts; an editor's save is
+        # often a write and a rename, and 30 ms joins them while keeping the reload quick.
+        for changes in watchfiles.watch(*self._watched, stop_event=self._stop, step=30, debounce=400,
+                                        raise_interrupt=False):
+            if self._stop.is_set():
+                break
+            changed = tuple(sorted({Path(path) for _, path in changes}))
+            site = self._rebuilder.build(changed=changed)
+            self._hub.publish(site)
+            self.on_build(site)

@@ -1,0 +1,161 @@
+"""The preview server without a browser: incremental builds, what it serves, where, and errors."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from publish.html import render_html
+from publish.manuscript import load_manuscript
+from publish.parse import parse_book
+from publish.preview import EVENTS_PATH, PreviewServer, Rebuilder, Site
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTER = "02-power-games.md"
+
+
+@pytest.fixture()
+def book(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "manuscript", tmp_path / "book")
+    return tmp_path / "book"
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as failure:
+        with failure:
+            return failure.code, failure.read()
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def test_only_the_saved_chapter_is_parsed_again(book: Path) -> None:
+    rebuilder = Rebuilder(book)
+    first = rebuilder.build()
+    assert (first.failed, first.converted) == (False, 6)
+    assert rebuilder.build().converted == 0
+    chapter = book / CHAPTER
+    chapter.write_text(chapter.read_text() + "\nA sentence added while previewing.\n")
+    again = rebuilder.build()
+    assert again.converted == 1
+    assert b"A sentence added while previewing." in again.files["index.html"]
+
+
+def test_an_incremental_build_is_the_same_as_a_fresh_one(book: Path) -> None:
+    rebuilder = Rebuilder(book)
+    rebuilder.build()
+    chapter = book / "01-leadership.md"
+    chapter.write_text(chapter.read_text() + "\n## Fear {#fear}\n\nSee [the games](02-power-games.md).[^n]\n\n[^n]: A note.\n")
+    (book / CHAPTER).write_text((book / CHAPTER).read_text() + "\nBack to [fear](01-leadership.md#fear).\n")
+    incremental = rebuilder.build()
+    fresh = render_html(parse_book(load_manuscript(book)), live_reload=incremental.generation)
+    assert incremental.files == fresh
+
+
+def test_the_published_edition_has_no_live_reload(book: Path) -> None:
+    page = render_html(parse_book(load_manuscript(book)))["index.html"]
+    assert b"__publish__" not in page
+    assert b"__publish__/live-reload.js" in Rebuilder(book).build().files["index.html"]
+
+
+@pytest.fixture()
+def server(book: Path) -> Iterator[tuple[PreviewServer, list[Site]]]:
+    sites: list[Site] = []
+    with PreviewServer(book, port=0, on_build=sites.append, watch_styles=False) as running:
+        yield running, sites
+
+
+def test_serves_the_web_edition_on_localhost_only(server: tuple[PreviewServer, list[Site]]) -> None:
+    running, _ = server
+    assert running.url.startswith("http://127.0.0.1:")
+    port = int(running.url.rsplit(":", 1)[1].strip("/"))
+    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+    for address in addresses:  # another interface of this machine cannot reach it
+        with pytest.raises(OSError):
+            socket.create_connection((address, port), timeout=2).close()
+    status, page = fetch(running.url)
+    assert status == 200 and b"Whiplash" in page
+    assert fetch(running.url + "styles/web.css")[0] == 200
+    assert fetch(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf")[0] == 200
+    assert fetch(running.url + "__publish__/live-reload.js")[0] == 200
+    for outside in ("book.yaml", CHAPTER, "../book.yaml", "%2e%2e/book.yaml", "styles/../../book.yaml"):
+        assert fetch(running.url + outside)[0] == 404, outside
+
+
+def test_unchanged_files_are_not_sent_again(server: tuple[PreviewServer, list[Site]]) -> None:
+    running, _ = server
+    with urllib.request.urlopen(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf") as response:
+        etag = response.headers["ETag"]
+        assert response.headers["Cache-Control"] == "no-cache"
+    request = urllib.request.Request(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf", headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError) as not_modified:
+        urllib.request.urlopen(request)
+    assert not_modified.value.code == 304
+    not_modified.value.close()
+
+
+def test_saving_a_chapter_rebuilds_and_tells_the_page(server: tuple[PreviewServer, list[Site]], book: Path) -> None:
+    running, sites = server
+    host, port = running.url[len("http://"):].strip("/").split(":")
+    stream = http.client.HTTPConnection(host, int(port), timeout=10)
+    stream.request("GET", EVENTS_PATH)
+    events = stream.getresponse()
+    assert events.getheader("Content-Type") == "text/event-stream"
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(events.readline, b"")), daemon=True)
+    reader.start()
+    wait_for(lambda: b"data: 1\n" in lines)
+
+    chapter = book / CHAPTER
+    chapter.write_text(chapter.read_text() + "\nSaved while the server runs.\n")
+    wait_for(lambda: len(sites) >= 2)
+    assert sites[-1].converted == 1
+    assert sites[-1].changed == (chapter.resolve(),) or chapter.name in {p.name for p in sites[-1].changed}
+    assert b"Saved while the server runs." in fetch(running.url)[1]
+    wait_for(lambda: f"data: {sites[-1].generation}\n".encode() in lines)
+    running.close()  # ends the stream, so the reader stops
+    reader.join(timeout=10)
+    events.close()
+    stream.close()
+
+
+def test_an_error_shows_in_the_page_and_the_server_keeps_running(server: tuple[PreviewServer, list[Site]],
+                                                                  book: Path) -> None:
+    running, sites = server
+    chapter = book / CHAPTER
+    good = chapter.read_text()
+    chapter.write_text(good + "\nSee [this](#no-such-place).\n")
+    wait_for(lambda: len(sites) >= 2)
+    assert sites[-1].failed
+    status, page = fetch(running.url)
+    assert status == 200
+    assert b"The book has 1 error" in page and b"no-such-place" in page and b"02-power-games.md:" in page
+    assert b"__publish__/live-reload.js" in page  # so the page reloads itself once the error is fixed
+    chapter.write_text(good)
+    wait_for(lambda: len(sites) >= 3 and not sites[-1].failed)
+    assert b"The book has" not in fetch(running.url)[1]
+
+
+def test_a_port_in_use_is_an_error_the_caller_sees(book: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            PreviewServer(book, port=taken.getsockname()[1])

@@ -1,0 +1,319 @@
+"""The print edition's layout, read back from the PDF: page size, labels, chapter openings,
+running heads and folios, the contents, front matter, fonts, footnotes, tables and figures.
+
+Three books: the sample essay, the 122,000-word corpus novel, and tests/books/features (a 5 x 8 in
+book with footnotes, a letter, verse, scene breaks, sections, a long table and a figure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+
+import pytest
+from pypdf import PdfReader
+
+from printed import BOOKS, POINTS, PrintedPdf, built, contents_entries, normalise, printed
+from publish.config import parse_trim
+from publish.manuscript import load_manuscript
+from publish.parse import parse_book
+from publish.pdf import render_pdf
+from validators import pdf_fonts, pdf_info
+
+pytestmark = pytest.mark.e2e
+
+ALL = ("sample", "features", "pride")
+TRIM = {"sample": (6, 9), "features": (5, 8), "pride": (6, 9)}
+
+
+@pytest.fixture(scope="module", params=ALL)
+def book(request: pytest.FixtureRequest) -> PrintedPdf:
+    if request.param == "pride" and not BOOKS["pride"].is_dir():
+        pytest.fail(f"the corpus is missing: {BOOKS['pride']}")
+    return printed(request.param)
+
+
+@pytest.fixture(scope="module")
+def features() -> PrintedPdf:
+    return printed("features")
+
+
+def text_pages(pdf: PrintedPdf, *, stride: int = 12) -> list[int]:
+    """The pages of the text (arabic folios): all of a short book's; of a long book every
+    `stride`-th one and every chapter opening (reading a page with pdfplumber takes ~0.1 s)."""
+    first = min(pdf.chapter_openings().values())
+    chosen = set(range(first, len(pdf), stride if len(pdf) > 60 else 1))
+    return sorted(chosen | set(pdf.chapter_openings().values()))
+
+
+def draws_text(pdf: PrintedPdf, index: int) -> bool:
+    """Whether the page's content stream shows any text: quick enough for every page of a novel."""
+    data = pdf.reader.pages[index].get_contents()
+    return data is not None and any(op in data.get_data() for op in (b"Tj", b"TJ", b"'", b'"'))
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def test_every_page_is_trimmed_to_the_books_size(book: PrintedPdf) -> None:
+    width, height = TRIM[_name(book)]
+    expected = [0, 0, width * POINTS, height * POINTS]
+    for page in book.reader.pages:
+        assert [float(v) for v in page.trimbox] == pytest.approx(expected)
+        assert [float(v) for v in page.mediabox] == pytest.approx(expected)  # no bleed by default
+
+
+@pytest.mark.parametrize(("trim", "inches"), [("a5", (5.83, 8.27)), ("5.5x8.5", (5.5, 8.5)),
+                                              ({"width": "140mm", "height": "21.6cm"}, (140 / 25.4, 216 / 25.4))])
+def test_trim_size_from_a_preset_or_explicit_dimensions(trim: object, inches: tuple[float, float]) -> None:
+    book = parse_book(load_manuscript(BOOKS["sample"]))
+    size = parse_trim(trim)
+    assert size is not None
+    edition = render_pdf(dataclasses.replace(book, config=dataclasses.replace(book.config, trim=size)))
+    reader = PdfReader(io.BytesIO(edition.data))
+    for page in reader.pages:
+        assert [float(v) for v in page.trimbox] == pytest.approx([0, 0, inches[0] * POINTS, inches[1] * POINTS], abs=0.01)
+
+
+def test_page_labels_are_roman_in_the_front_matter_then_arabic_from_1(book: PrintedPdf) -> None:
+    first = min(book.chapter_openings().values())
+    roman = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+    assert 3 <= first <= len(roman)
+    assert book.labels[:first] == roman[:first]
+    assert book.labels[first:] == [str(n) for n in range(1, len(book) - first + 1)]
+
+
+def test_the_folio_is_the_page_label(book: PrintedPdf) -> None:
+    for index in [*range(min(book.chapter_openings().values())), *text_pages(book)]:
+        page = book.page(index)
+        if page.folio:
+            assert [line.text for line in page.folio] == [page.label], f"page {page.number}"
+
+
+@pytest.mark.parametrize(("name", "kdp_inside"), [("features", 0.375), ("pride", 0.625)])
+def test_mirrored_margins_with_a_gutter_for_the_page_count(name: str, kdp_inside: float) -> None:
+    """The text block keeps the gutter on the spine side (left on a recto, right on a verso), at
+    least KDP's inside margin for the book's page count (25 and 364 pages), and KDP's 0.25 in outside."""
+    pdf = printed(name)
+    width = float(pdf.reader.pages[0].trimbox.width)
+    pages = [pdf.page(i) for i in text_pages(pdf, stride=9)]
+    measure = max(line.x1 - line.x0 for page in pages for line in page.text)
+    measured = set()
+    for page in pages:
+        # Full lines only: a page of block-quoted letter, a table or a short last page is narrower.
+        full = [line for line in page.text if line.x1 - line.x0 > measure - 2]
+        if len(full) < 3:
+            continue
+        left, right = min(line.x0 for line in full), width - max(line.x1 for line in full)
+        inside, outside = (left, right) if page.recto else (right, left)
+        measured.add((round(inside / POINTS, 2), round(outside / POINTS, 2)))
+    assert len(measured) == 1, f"the margins vary from page to page: {measured}"
+    ((inside, outside),) = measured
+    assert inside >= kdp_inside and outside >= 0.25
+
+
+# --- chapter openings, blank pages, running heads -----------------------------------------------
+
+
+def test_chapters_open_on_right_hand_pages_without_a_running_head(book: PrintedPdf) -> None:
+    titles = {c.id: c.title.text for c in book.book.chapters}
+    for chapter_id, index in book.chapter_openings().items():
+        page = book.page(index)
+        assert page.recto, f"{chapter_id} opens on page {page.number}, a left-hand page"
+        assert page.head == (), f"{chapter_id} opens under a running head: {page.head}"
+        assert normalise(page.words()).startswith(normalise(titles[chapter_id]))
+        assert [line.text for line in page.folio] == [page.label]
+
+
+def test_a_page_with_no_text_carries_nothing_at_all(book: PrintedPdf) -> None:
+    openings = set(book.chapter_openings().values())
+    blanks = [i for i in range(len(book)) if not draws_text(book, i)]
+    assert blanks, "no page was left blank: no chapter opened after an odd page"
+    for index in blanks:
+        page = book.page(index)
+        assert page.blank and not page.recto, f"page {page.number}: {page}"
+        plumbed = book._plumber.pages[index]
+        assert not (plumbed.chars or plumbed.lines or plumbed.rects or plumbed.curves or plumbed.images)
+        following = book.page(index + 1)
+        assert index + 1 in openings or following.text[0].text.casefold() in {"contents", *_notice_heading(book)}
+    for index in openings:
+        before = book.page(index - 1)
+        assert before.blank or before.text, f"page {before.number} has a head or a folio but no text"
+
+
+def test_running_heads_book_title_left_chapter_title_right(book: PrintedPdf) -> None:
+    openings = set(book.chapter_openings().values())
+    titles = {c.id: c.title.text for c in book.book.chapters}
+    ordinary = [i for i in text_pages(book) if i not in openings and not book.page(i).blank]
+    if _name(book) == "sample":
+        assert ordinary == []  # every chapter of the essay fits on its opening page
+        return
+    assert len(ordinary) >= 10
+    for index in ordinary:
+        page = book.page(index)
+        wanted = book.book.config.title if not page.recto else titles[book.chapter_of(index)]
+        assert [normalise(line.text) for line in page.head] == [normalise(wanted)], f"page {page.number}"
+        assert [line.text for line in page.folio] == [page.label], f"page {page.number}"
+
+
+# --- the contents and the front matter -----------------------------------------------------------
+
+
+def test_the_contents_page_numbers_are_the_chapter_openings(book: PrintedPdf) -> None:
+    openings = book.chapter_openings()
+    expected = [(c.title.text, book.labels[openings[c.id]]) for c in book.book.chapters]
+    found = contents_entries(book)
+    assert [normalise(title) for title, _ in found] == [normalise(title) for title, _ in expected]
+    assert [label for _, label in found] == [label for _, label in expected]
+
+
+def test_the_contents_has_dot_leaders_and_opens_on_a_right_hand_page(book: PrintedPdf) -> None:
+    start = next(p for p in book.pages(until=10) if p.text and p.text[0].text.casefold() == "contents")
+    assert start.recto
+    entries = [line for line in start.text[1:] if re.search(r"\d+$", line.text)]
+    assert entries and all(re.search(r"(\. ?){8,}\s*\d+$", line.text) for line in entries)
+    # The page numbers are right-aligned: they end at one x.
+    assert max(line.x1 for line in entries) - min(line.x1 for line in entries) < 0.5
+
+
+def test_front_matter_title_copyright_spoiler_contents_in_order(book: PrintedPdf) -> None:
+    config = book.book.config
+    title_page = book.page(0)
+    whole = normalise(title_page.words())
+    assert whole.startswith(normalise(config.title))
+    assert not title_page.folio and not title_page.head
+    for author in config.authors:
+        assert normalise(author) in whole
+
+    copyright_page = book.page(1)
+    assert not copyright_page.recto
+    words = normalise(" ".join(line.text + " " + " ".join(line.calls)
+                               for line in (*copyright_page.text, *copyright_page.notes)))
+    for part in (config.rights, config.date, book.book.identifier, "Set in Gentium Book Plus"):
+        if part:
+            assert normalise(part) in words, part
+
+    following = 2
+    if config.spoiler:
+        notice = book.page(2)
+        assert notice.recto
+        assert normalise(notice.text[0].text) == normalise(config.spoiler.heading)
+        assert normalise(config.spoiler.text) in normalise(notice.words())
+        following = 4  # after a blank verso
+        assert book.page(3).blank
+    assert book.page(following).text[0].text.casefold() == "contents"
+
+
+def test_the_pdf_is_tagged_with_bookmarks(book: PrintedPdf) -> None:
+    info = pdf_info(book.path)
+    assert info["Tagged"] == "yes"
+    assert info["Title"] == book.book.config.title
+    levels = [level for _, level, _ in book.outline()]
+    assert levels.count(1) >= len(book.book.chapters)
+
+
+# --- type -----------------------------------------------------------------------------------------
+
+
+def test_only_the_books_own_typeface_fully_embedded(book: PrintedPdf) -> None:
+    fonts = pdf_fonts(book.path)
+    assert fonts
+    for font in fonts:
+        assert font.name.split("+")[-1].startswith("Gentium-Book-Plus"), font
+        assert font.embedded and font.unicode, font
+
+
+def test_the_corpus_long_dashes_reach_the_page() -> None:
+    """The corpus holds U+2060 word joiners and two- and three-em dashes; they are set in the book's
+    typeface (the font test above) and the dashes are on the page, not dropped."""
+    pride = printed("pride")
+    sources = {p.stem: p.read_text(encoding="utf-8") for p in BOOKS["pride"].glob("*.md")}
+    assert any("\u2060" in text for text in sources.values())
+    openings = sorted(pride.chapter_openings().values())
+    for dash in ("\u2e3a", "\u2e3b"):
+        chapter = next(c for c in pride.book.chapters if dash in sources[c.source.stem])
+        start = pride.chapter_openings()[chapter.id]
+        end = next((o for o in openings if o > start), len(pride))
+        assert any(dash in pride.reader.pages[i].extract_text() for i in range(start, end)), chapter.id
+
+
+def test_footnotes_sit_at_the_foot_of_their_calls_page_numbered_per_chapter(features: PrintedPdf) -> None:
+    numbers: dict[str, list[str]] = {}
+    for index in text_pages(features):
+        page = features.page(index)
+        calls = [call for line in page.text for call in line.calls]
+        marks = [m[1] for line in page.notes if (m := re.match(r"(\d+)\. ", line.text))]
+        assert calls == marks, f"page {page.number}: notes {marks} for calls {calls}"
+        if page.notes:
+            assert min(line.top for line in page.notes) > max(line.bottom for line in page.text)
+            foot = page_height(features) - features.margins.bottom * POINTS
+            assert max(line.bottom for line in page.notes) > foot - 12, "the notes float above the foot"
+        numbers.setdefault(features.chapter_of(index), []).extend(marks)
+    assert numbers == {"arrival": ["1", "2", "3"], "the-letter": ["1", "2"], "the-accounts": []}
+
+
+def test_a_split_table_repeats_its_header(features: PrintedPdf) -> None:
+    with_rows = []
+    for index in text_pages(features):
+        lines = [line.text for line in features.page(index).text]
+        rows = [n for n, text in enumerate(lines) if re.fullmatch(r"\d+ May \w+ \d+", text)]
+        if rows:
+            with_rows.append(index)
+            assert lines[rows[0] - 1] == "Date Item Shillings", f"page {index + 1} lacks the header"
+    assert len(with_rows) >= 2, "the table did not split: make it longer"
+    assert with_rows == list(range(with_rows[0], with_rows[-1] + 1))
+
+
+def test_a_figure_and_its_caption_share_a_page(features: PrintedPdf) -> None:
+    pages = [i for i in text_pages(features) if features._plumber.pages[i].images]
+    assert len(pages) == 1
+    image = features._plumber.pages[pages[0]].images[0]
+    caption = [line for line in features.page(pages[0]).text if line.text == "The ledger, as Mrs. Bennet left it"]
+    assert caption and caption[0].top > image["bottom"]
+    assert caption[0].top - image["bottom"] < 30  # close under the image, not adrift
+
+
+def test_scene_breaks_are_centred_ornaments_and_verse_keeps_its_lines(features: PrintedPdf) -> None:
+    ornaments, verse = [], []
+    for index in text_pages(features):
+        page = features.page(index)
+        left, right = _text_block(features, page)
+        for line in page.text:
+            if line.text == "* * *":
+                ornaments.append(line)
+                assert (line.x0 + line.x1) / 2 == pytest.approx((left + right) / 2, abs=1)
+            verse += [line.text for line in page.text]
+    assert len(ornaments) == 3  # `* * *`, `***` and `---` in the book
+    first = verse.index("Of all the pleasures of the town,")
+    assert verse[first:first + 4] == ["Of all the pleasures of the town,", "The first is to be out;",
+                                      "The second, to be taken down", "And then be talked about."]
+
+
+def test_the_first_paragraph_of_a_chapter_is_not_indented(features: PrintedPdf) -> None:
+    for index in features.chapter_openings().values():
+        page = features.page(index)
+        left, _ = _text_block(features, page)
+        assert page.text[1].x0 == pytest.approx(left, abs=0.5)  # after the chapter title
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _name(pdf: PrintedPdf) -> str:
+    return next(name for name in ALL if built(name).pdf == pdf.path)
+
+
+def _notice_heading(pdf: PrintedPdf) -> set[str]:
+    spoiler = pdf.book.config.spoiler
+    return {spoiler.heading.casefold()} if spoiler else set()
+
+
+def page_height(pdf: PrintedPdf) -> float:
+    return float(pdf.reader.pages[0].trimbox.height)
+
+
+def _text_block(pdf: PrintedPdf, page) -> tuple[float, float]:  # noqa: ANN001
+    width = float(pdf.reader.pages[page.index].trimbox.width)
+    inside, outside = pdf.margins.gutter * POINTS, pdf.margins.outside * POINTS
+    return (inside, width - outside) if page.recto else (outside, width - inside)

@@ -1,0 +1,115 @@
+"""Reproducible output: the same input and SOURCE_DATE_EPOCH give the same bytes in every edition; dates
+come from SOURCE_DATE_EPOCH, the book's own date or a documented default; the book folder is never
+written to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from bookfolder import PNG, TINY_COVER, snapshot, write_book
+from publish.build import build
+from publish.cli import EXIT_BOOK, EXIT_OK, main
+from publish.diagnostics import BuildFailed
+from publish.epub import render_epub
+from publish.manuscript import load_manuscript
+from publish.parse import DEFAULT_MODIFIED, parse_book
+from validators import pdf_info
+
+REPO = Path(__file__).resolve().parents[1]
+EPOCH = "1700000000"  # 2023-11-14T22:13:20Z
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def modified(epub: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(epub)) as archive:
+        opf = etree.fromstring(archive.read("EPUB/content.opf"))
+    return opf.xpath("//*[local-name()='meta'][@property='dcterms:modified']/text()")[0]
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """The sample book, with a chapter in Japanese so the subset CJK font is part of the bargain."""
+    book = tmp_path / "whiplash"
+    shutil.copytree(REPO / "manuscript", book)
+    (book / "99-coda.md").write_text("# Coda\n\n拍子が合わない。Not my tempo. 👏\n")
+    return book
+
+
+@pytest.mark.e2e
+def test_two_builds_with_the_same_source_date_epoch_are_byte_identical(sample: Path, tmp_path: Path) -> None:
+    first = build(sample, tmp_path / "first", source_date_epoch=EPOCH)
+    second = build(sample, tmp_path / "second", source_date_epoch=EPOCH)
+    a, b = files_of(tmp_path / "first"), files_of(tmp_path / "second")
+    assert len(a) > 10 and a.keys() == b.keys()
+    assert [name for name in a if a[name] != b[name]] == []
+    epub = next(p for p in first.outputs if p.suffix == ".epub")
+    assert modified(epub.read_bytes()) == "2023-11-14T22:13:20Z"
+    assert pdf_info(next(p for p in second.outputs if p.suffix == ".pdf"))["CreationDate"].startswith("2023-11-14T22:13:20")
+    assert not [p for p in (tmp_path / "first").rglob(".*")]  # no temporary file left behind
+
+
+def test_the_epub_depends_on_the_date_and_nothing_else(tmp_path: Path) -> None:
+    book = parse_book(load_manuscript(write_book(tmp_path / "book")), source_date_epoch=EPOCH)
+    assert render_epub(book, cover=TINY_COVER) == render_epub(book, cover=TINY_COVER)
+    later = parse_book(load_manuscript(tmp_path / "book"), source_date_epoch=str(int(EPOCH) + 86400))
+    assert render_epub(later, cover=TINY_COVER) != render_epub(book, cover=TINY_COVER)
+
+
+def test_without_source_date_epoch_the_date_comes_from_book_yaml(tmp_path: Path) -> None:
+    book = parse_book(load_manuscript(write_book(tmp_path / "book", config="title: T\ndate: 2021-03-04\n")))
+    assert book.modified == dt.datetime(2021, 3, 4, tzinfo=dt.timezone.utc)
+    assert modified(render_epub(book, cover=TINY_COVER)) == "2021-03-04T00:00:00Z"
+
+
+def test_without_any_date_the_documented_default_is_used(tmp_path: Path) -> None:
+    book = parse_book(load_manuscript(write_book(tmp_path / "book")))
+    assert book.modified == DEFAULT_MODIFIED == dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
+    assert modified(render_epub(book, cover=TINY_COVER)) == "1980-01-01T00:00:00Z"
+    assert "1980-01-01T00:00:00Z" in (REPO / "docs" / "errors.md").read_text()
+
+
+def test_a_source_date_epoch_that_is_not_a_number_is_ignored(tmp_path: Path) -> None:
+    book = parse_book(load_manuscript(write_book(tmp_path / "book", config="title: T\ndate: 2020\n")),
+                      source_date_epoch="yesterday")
+    assert book.modified == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.e2e
+def test_a_build_never_changes_the_book_folder(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (sample / "images").mkdir(exist_ok=True)
+    (sample / "images" / "pixel.png").write_bytes(PNG)
+    before = snapshot(sample)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    monkeypatch.chdir(sample)  # even when run from inside it
+    assert main(["build", str(sample), "-o", str(tmp_path / "out"), "-q"]) == EXIT_OK
+    assert snapshot(sample) == before
+
+
+def test_an_output_folder_inside_the_book_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = write_book(tmp_path / "book")
+    before = snapshot(book)
+    for out in (book / "output", book, book / "images" / ".."):
+        assert main(["build", str(book), "-o", str(out), "--format", "epub", "-q"]) == EXIT_BOOK
+        assert "error output-in-book" in capsys.readouterr().err
+    assert snapshot(book) == before
+
+
+def test_a_web_edition_that_would_replace_the_book_folder_is_refused(tmp_path: Path) -> None:
+    # The web edition is a folder named after the book: here exactly the book folder's name.
+    book = write_book(tmp_path / "a-test-book")
+    before = snapshot(book)
+    with pytest.raises(BuildFailed) as failure:
+        build(book, tmp_path, formats=("html",))
+    assert failure.value.diagnostics[0].code == "output-in-book"
+    assert snapshot(book) == before
