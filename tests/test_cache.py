@@ -332,17 +332,22 @@ def test_the_chapter_store_keeps_html_under_the_text_and_the_pipeline(tmp_path: 
 # -- what each edition is declared to read ---------------------------------------------------
 
 
-def test_each_edition_is_keyed_on_the_stylesheets_it_reads() -> None:
+# Files under styles/ that the live preview reads, and no edition.
+PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html"}
+
+
+def test_each_edition_is_keyed_on_the_stylesheets_and_scripts_it_reads() -> None:
     for module, edition in ((epub, "epub"), (html, "html"), (pdf, "pdf")):
-        assert set(module.STYLESHEETS) <= set(build_module.STYLE_INPUTS[edition]), edition
+        read = set(module.STYLESHEETS) | set(getattr(module, "SCRIPTS", ()))
+        assert read <= set(build_module.STYLE_INPUTS[edition]), edition
         assert "fonts/" in build_module.STYLE_INPUTS[edition]
 
 
-def test_every_template_is_an_input_of_some_edition(tmp_path: Path) -> None:
+def test_every_file_under_styles_is_an_input_of_some_edition(tmp_path: Path) -> None:
     styles = build_module._StyleInputs(STYLES, Cache(tmp_path), "pipeline")
     reached = {name for edition in build_module.STYLE_INPUTS for name, _ in styles.of(edition)}
-    templates = {p.relative_to(STYLES).as_posix() for p in (STYLES / "templates").rglob("*") if p.is_file()}
-    assert templates <= reached
+    present = {p.relative_to(STYLES).as_posix() for p in STYLES.rglob("*") if p.is_file()}
+    assert present - PREVIEW_ONLY <= reached
     # parts.j2 is imported by the three editions' templates: Jinja's own parser finds it.
     for edition in ("epub", "html", "pdf"):
         assert "templates/parts.j2" in {name for name, _ in styles.of(edition)}

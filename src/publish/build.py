@@ -45,7 +45,7 @@ Progress = Callable[[str], None]
 # under it. tests/test_cache.py checks these against the editions' own lists.
 STYLE_INPUTS: dict[str, tuple[str, ...]] = {
     "epub": ("fonts.css", "book.css", "epub.css", "fonts/", "templates/epub/"),
-    "html": ("fonts.css", "book.css", "web.css", "fonts/", "templates/web.html"),
+    "html": ("fonts.css", "book.css", "web.css", "web.js", "fonts/", "templates/web.html"),
     "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
     "cover": ("cover.css", "fonts/", "templates/cover.html"),
 }
