@@ -351,3 +351,13 @@ def test_every_file_under_styles_is_an_input_of_some_edition(tmp_path: Path) -> 
     # parts.j2 is imported by the three editions' templates: Jinja's own parser finds it.
     for edition in ("epub", "html", "pdf"):
         assert "templates/parts.j2" in {name for name, _ in styles.of(edition)}
+
+
+def test_the_command_line_knows_the_preview_port_without_importing_the_preview() -> None:
+    from publish import cli, preview
+
+    assert cli.DEFAULT_PORT == preview.DEFAULT_PORT
+    done = subprocess.run([sys.executable, "-c", "import sys; from publish.cli import parser; parser(); "
+                           "print(sorted(m for m in ('publish.preview', 'markdown', 'weasyprint') if m in sys.modules))"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

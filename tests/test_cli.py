@@ -119,7 +119,8 @@ def test_a_failed_build_leaves_the_previous_output_byte_identical(make_book: Mak
     assert snapshot(out) == before  # no partial file, no stray temporary either
 
 
-@pytest.mark.parametrize("renderer", ["publish.pdf.render_pdf", "publish.build.render_epub", "publish.build.render_html"])
+# The PDF is laid out in a worker process: its failure reaches the build through `pdf_result`.
+@pytest.mark.parametrize("renderer", ["publish.build.pdf_result", "publish.build.render_epub", "publish.build.render_html"])
 def test_a_failure_in_any_edition_writes_none_of_them(make_book: MakeBook, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, renderer: str) -> None:
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: Kept\n")

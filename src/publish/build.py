@@ -80,6 +80,27 @@ def book_cover(book: Book, *, generated: bytes | None = None) -> Cover:
     return Cover(generated if generated is not None else _cover_job(book), "image/jpeg", _cover_href(book), alt)
 
 
+# The editions' renderers, imported only when an edition is made (ebooklib is slow to import and a
+# rebuild that changes nothing never needs it). Module names, so tests can make one fail.
+
+
+def render_html(book: Book) -> dict[str, bytes]:
+    from . import html
+
+    return html.render_html(book)
+
+
+def render_epub(book: Book, *, cover: Cover, pages: object) -> bytes:
+    from . import epub
+
+    return epub.render_epub(book, cover=cover, pages=pages)  # type: ignore[arg-type]
+
+
+def pdf_result(worker: _Worker) -> PdfEdition:
+    """The PDF, once the worker has laid it out: `pdf.render_pdf`'s result, or its `BuildFailed`."""
+    return worker.result()
+
+
 def _release_memory() -> None:
     """Give freed memory back to the system before waiting on the PDF worker, whose peak is the
     build's: what this process holds then counts too."""
@@ -442,8 +463,6 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             stored = cache.get(html_key)
             files = stored.file_bytes(cache) if stored else None
             if files is None:
-                from .html import render_html
-
                 started = stage("render: web edition")
                 files = render_html(book)
                 cache.put(html_key, files=files)
@@ -469,7 +488,7 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
                 del book, manuscript
                 chapters = None
                 _release_memory()
-                printed = workers.running["pdf"].result()
+                printed = pdf_result(workers.running["pdf"])
                 workers.finish("pdf")  # gone before the EPUB is made: their memory never adds up
                 book = pickle.loads(frozen)
                 del frozen
@@ -493,8 +512,6 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             stored = cache.get(epub_key)
             files = stored.file_bytes(cache) if stored else None
             if files is None:
-                from .epub import render_epub
-
                 if cover_key is not None and generated is None:  # only if the cache lost it since
                     generated = _cover_job(book)
                     cache.put_value(cover_key, generated)

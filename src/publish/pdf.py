@@ -174,6 +174,8 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
     fetcher = _fetcher(book.root, assets=(*book.assets, *filter(None, [book.cover])))
     with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
         fonts = FontConfiguration()
+    # Before the layout: reading the fonts' tables afterwards added 20 MB to the build's peak memory.
+    missing = missing_glyphs(book)
     collect = _Collect()  # before the stylesheets are parsed, so their complaints are heard too
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
@@ -199,7 +201,6 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
                                   finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
     finally:
         logger.removeHandler(collect)
-    missing = missing_glyphs(book)
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
