@@ -177,6 +177,7 @@ JOBS: dict[str, Callable[..., Any]] = {"pdf": _pdf_job, "cover": _cover_job}
 def _serve() -> None:
     """A worker's main loop (see above)."""
     import pickle
+    import queue
     import signal
     import threading
     import traceback
@@ -187,11 +188,23 @@ def _serve() -> None:
     sys.stdout = sys.stderr  # nothing but results may reach the parent's pipe
     warm = threading.Thread(target=_warm_up)
     warm.start()  # the import runs while the first job is on its way
-    while True:
+    # Jobs are read as they come, whatever runs: a parent writing its next job must never wait
+    # for this process, which may itself be waiting for the parent to read a result.
+    inbox: queue.Queue[tuple[str, tuple] | None] = queue.Queue()
+
+    def read() -> None:
         try:
-            name, args = pickle.load(jobs)
+            while True:
+                inbox.put(pickle.load(jobs))
         except EOFError:
+            inbox.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        job = inbox.get()
+        if job is None:
             return
+        name, args = job
         warm.join()
         try:
             outcome: tuple[str, Any] = ("ok", JOBS[name](*args))
