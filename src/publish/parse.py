@@ -404,14 +404,7 @@ def _lift_notes(draft: _Draft, ids: _Ids) -> None:
         note_id = ids.claim(f"{draft.title.id}-note-{number}", "note")
         note_ids[item.get("id", "")] = note_id
         for backref in item.xpath(".//a[contains(@class, 'footnote-backref')]"):
-            parent = backref.getparent()
-            if backref.tail:
-                previous = backref.getprevious()
-                if previous is not None:
-                    previous.tail = (previous.tail or "") + backref.tail
-                else:
-                    parent.text = (parent.text or "") + backref.tail
-            parent.remove(backref)
+            _drop(backref)
         for paragraph in item.iter("p"):  # the extension leaves a no-break space before the backlink
             if len(paragraph):
                 last = paragraph[-1]
