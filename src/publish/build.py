@@ -466,7 +466,6 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
         cover_started = None
         if "epub" in formats and cover_key is not None and generated is None and (
                 pdf_started is not None or cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None):
-            progress("render: cover (in a second process)")
             cover_started = time.perf_counter()
             workers.start("cover").submit("cover", book)
 
