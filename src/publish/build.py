@@ -139,12 +139,30 @@ def _fast_page_references() -> None:
     pydyf.PDF.page_references = property(page_references)
 
 
+def _compress_streams_once() -> None:
+    """pydyf compresses a stream each time its bytes are read, and a PDF with an identifier reads
+    every stream twice: once to hash the file, once to write it. Kept after the first read,
+    which comes only once the document is complete; the PDF's bytes are the same."""
+    import pydyf
+
+    compress = pydyf.Stream.data.fget
+
+    def data(stream: pydyf.Stream) -> bytes:
+        done = stream.__dict__.get("_publish_data")
+        if done is None:
+            done = stream.__dict__["_publish_data"] = compress(stream)
+        return done
+
+    pydyf.Stream.data = property(data)
+
+
 def _warm_up() -> None:
     import weasyprint  # noqa: F401 - the slow import, done while the parent parses
 
     from . import pdf  # noqa: F401
 
     _fast_page_references()
+    _compress_streams_once()
 
 
 def _pdf_job(book: Book, profile: str | None) -> PdfEdition:
