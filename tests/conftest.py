@@ -8,9 +8,10 @@ exactly the book it is about. Builds are deterministic: everything here passes t
 from __future__ import annotations
 
 import io
+import os
 import textwrap
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,20 @@ NS = {
     "c": "urn:oasis:names:tc:opendocument:xmlns:container",
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Builds in the tests, and the `publish` processes they start, cache into a folder of their
+    own: never the user's cache, and never a cache an earlier run left behind."""
+    folder = tmp_path_factory.mktemp("publish-cache")
+    before = os.environ.get("PUBLISH_CACHE_DIR")
+    os.environ["PUBLISH_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("PUBLISH_CACHE_DIR", None)
+    else:
+        os.environ["PUBLISH_CACHE_DIR"] = before
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
