@@ -313,6 +313,10 @@ def test_tables(make_book: MakeBook) -> None:
     table = tree(book.chapters[0]).xpath("//table")[0]
     assert table.xpath("thead/tr/th/text()") == ["Tempo", "Bars"]
     assert table.xpath("tbody/tr/td/text()") == ["Rushing", "4", "Dragging", "8"]
+    # The column alignment survives sanitising, as a class rather than a style attribute.
+    assert table.xpath("thead/tr/th/@class") == ["align-left", "align-right"]
+    assert table.xpath("tbody/tr/td[2]/@class") == ["align-right", "align-right"]
+    assert not table.xpath("//@style")
 
 
 def test_definition_lists(make_book: MakeBook) -> None:
