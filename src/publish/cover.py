@@ -18,21 +18,19 @@ import functools
 import hashlib
 import io
 import math
-import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import jinja2
 import pypdfium2 as pdfium
 import weasyprint
-from PIL import Image, ImageFont
-from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+from PIL import ImageFont
+from weasyprint.urls import FatalURLFetchingError
 
 from .diagnostics import BuildFailed, error
 from .model import Book
+from .sandbox import SandboxFetcher
 
 WIDTH, HEIGHT = 1600, 2560  # px: the 1:1.6 shape Kindle and Apple Books ask for
 TEMPLATE = "cover.html"
@@ -78,33 +76,6 @@ class Block:
 
     size: int
     lines: tuple[str, ...]
-
-
-class FetchRefused(ValueError):
-    """WeasyPrint asked for something outside the styles folder."""
-
-
-class StylesFetcher(URLFetcher):
-    """Serves `file:` URLs inside one folder and refuses every other URL.
-
-    `fail_on_errors` makes any failed fetch stop the render: a cover silently set in a fallback
-    font, or missing a stylesheet, is worse than an error.
-    """
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(allowed_protocols=("file",), fail_on_errors=True)
-        self.root = root.resolve()
-
-    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
-            raise FetchRefused(f"only local files under {self.root} may be read, not {url}")
-        # resolve() follows "..", and symlinks, before the check, so neither can lead outside.
-        path = Path(url2pathname(parts.path)).resolve()
-        if not path.is_relative_to(self.root):
-            raise FetchRefused(f"{path} is outside {self.root}")
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": media_type})
 
 
 @functools.lru_cache(maxsize=64)
@@ -183,11 +154,17 @@ def cover_html(book: Book, *, styles_dir: Path) -> str:
     )
 
 
+def styles_fetcher(styles_dir: Path) -> SandboxFetcher:
+    """Only the styles folder; any failed fetch stops the render, since a cover silently set in a
+    fallback font, or missing its stylesheet, is worse than an error."""
+    return SandboxFetcher(styles_dir, allow_data=False, fail_on_errors=True, description="the styles folder")
+
+
 def layout_cover(book: Book, *, styles_dir: Path) -> weasyprint.Document:
     """The cover laid out by WeasyPrint, reading nothing outside `styles_dir`."""
     html = weasyprint.HTML(string=cover_html(book, styles_dir=styles_dir),
                            base_url=styles_dir.resolve().as_uri() + "/",
-                           url_fetcher=StylesFetcher(styles_dir))
+                           url_fetcher=styles_fetcher(styles_dir))
     try:
         return html.render()
     except FatalURLFetchingError as exc:  # a BaseException: make it a build error like any other

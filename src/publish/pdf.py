@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 
@@ -110,32 +109,14 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a weasyprint.URLFetcher
-    import weasyprint
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
+    from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
     root = book_root.resolve()
-    allowed = (root, STYLES_DIR.resolve())
     # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
     # cache outside the book folder) are served from where the print edition's HTML says they are.
     elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
-
-    class SandboxFetcher(weasyprint.URLFetcher):
-        """Files inside the book folder and styles/, the book's own images, and data: URLs; never the network."""
-
-        def fetch(self, url: str, headers: dict | None = None):  # noqa: ANN201
-            parts = urlsplit(url)
-            if parts.scheme == "data":
-                return super().fetch(url, headers)
-            if parts.scheme == "file" and parts.netloc in {"", "localhost"}:
-                path = Path(unquote(parts.path))
-                if path in elsewhere:
-                    return weasyprint.urls.URLFetcherResponse(url, elsewhere[path].read_bytes())
-                # resolve() follows links, so a link inside the book folder cannot lead out of it.
-                if any(path.resolve().is_relative_to(place) for place in allowed):
-                    return super().fetch(url, headers)
-            raise ValueError(f"refused to read {url}: a build reads only files inside the book folder")
-
-    return SandboxFetcher(allowed_protocols=("file", "data"), allow_redirects=False)
+    return SandboxFetcher(root, STYLES_DIR, served=elsewhere)
 
 
 def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
