@@ -22,7 +22,7 @@ from lxml import etree
 from .fonts import MEDIA_TYPES, edition_fonts
 from .model import Book, Chapter
 from .pages import TITLE, PageMap, mark_pages
-from .templates import STYLES_DIR, TYPEFACE, render
+from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
 STYLESHEETS = ("fonts.css", "book.css", "epub.css")
@@ -93,9 +93,8 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
     nav = _Document("nav", "nav.xhtml", "Contents",
                     _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=page_list),
                     ("nav",))
-    colophon = f"Set in {TYPEFACE}."
     copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
-                              _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=colophon))
+                              _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=COLOPHON))
     return [*docs, nav, *chapter_docs, copyright_doc], toc, landmarks
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import __version__
 from .model import Book
 from .fonts import edition_fonts
-from .templates import STYLES_DIR, TYPEFACE, render
+from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "web.css")
 SCRIPTS = ("web.js",)
@@ -22,7 +22,7 @@ def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, byte
     reload script, which reloads it as soon as a newer build exists.
     """
     start_id = "spoiler-notice" if book.config.spoiler else book.chapters[0].id
-    page = render("web.html", book=book, start_id=start_id, colophon=f"Set in {TYPEFACE}.", version=__version__,
+    page = render("web.html", book=book, start_id=start_id, colophon=COLOPHON, version=__version__,
                   stylesheets=STYLESHEETS, live_reload=live_reload)
     files = {"index.html": page.encode(), **static_files(book)}
     for asset in book.assets:

@@ -23,7 +23,7 @@ from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
-from .templates import STYLES_DIR, TYPEFACE, render
+from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
 WORDS_PER_PAGE = 330  # at 10.5 pt on a 6x9 in page; only used to guess the gutter before layout
@@ -96,7 +96,7 @@ def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
                              direction=book.config.direction))
     return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
-                  colophon=f"Set in {TYPEFACE}.", version=__version__,
+                  colophon=COLOPHON, version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 

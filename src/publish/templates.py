@@ -15,6 +15,7 @@ STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().p
 FONT_FILES = ("GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf", "GentiumBookPlus-Bold.ttf",
               "GentiumBookPlus-BoldItalic.ttf")
 TYPEFACE = "Gentium Book Plus"
+COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
 
 # The parse stage writes ARIA roles, which every edition understands; the EPUB adds the matching
