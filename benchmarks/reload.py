@@ -28,7 +28,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-PRIDE = Path("/work/shared/corpus/pride-and-prejudice")
+PRIDE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pride-and-prejudice"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 BUDGET = 1.0  # seconds, from the issue

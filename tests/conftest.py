@@ -29,11 +29,16 @@ from publish.parse import parse_book
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "manuscript"
-PRIDE = Path("/work/shared/corpus/pride-and-prejudice")
+# The shared corpus sits beside the checkout (CI clones main next to shared/).
+PRIDE = REPO.parent / "shared" / "corpus" / "pride-and-prejudice"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # 2023-11-14T22:13:20Z: any fixed instant will do; it only has to be the same on every run.
 EPOCH = "1700000000"
 EPOCH_ISO = "2023-11-14T22:13:20Z"
+
+# The shipped typeface's four files, which every edition must carry (fonts.css names them).
+FONT_FILES = ("GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf", "GentiumBookPlus-Bold.ttf",
+              "GentiumBookPlus-BoldItalic.ttf")
 
 MakeBook = Callable[..., Path]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pdfplumber
+from conftest import PRIDE
 from pypdf import PdfReader
 
 from publish.build import build
@@ -30,7 +31,7 @@ ARTIFACTS = REPO / "tests" / "_artifacts" / "print"
 BOOKS = {
     "sample": REPO / "manuscript",
     "features": REPO / "tests" / "books" / "features",
-    "pride": Path("/work/shared/corpus/pride-and-prejudice"),
+    "pride": PRIDE,
 }
 POINTS = 72.0  # per inch
 NOTE_SIZE = 9.0  # footnotes are set at 8.5 pt; the smallest text type (tables, captions) at 9.45 pt

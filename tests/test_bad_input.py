@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bookfolder import PNG, snapshot, write_book
+
 from publish.cli import EXIT_BOOK, EXIT_OK, main
 from publish.diagnostics import BuildFailed
 from publish.manuscript import load_manuscript

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EPOCH, MakeBook
 
 import publish
-from conftest import EPOCH, MakeBook
 from publish import build as build_module
 from publish.cli import EXIT_BOOK, EXIT_OK, EXIT_USAGE, main
 from publish.diagnostics import BuildFailed, error

@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import dedent
-from publish.config import (DEFAULT_SPOILER_HEADING, TRIM_PRESETS, BookConfig, SpoilerNotice, TrimSize, parse_config,
-                            parse_date)
+
+from publish.config import (
+    DEFAULT_SPOILER_HEADING,
+    TRIM_PRESETS,
+    BookConfig,
+    SpoilerNotice,
+    TrimSize,
+    parse_config,
+    parse_date,
+)
 from publish.diagnostics import Diagnostic, Severity
 
 PATH = Path("book") / "book.yaml"

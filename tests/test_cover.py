@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 import weasyprint
+from conftest import PRIDE
 from PIL import Image
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.urls import FatalURLFetchingError
 
 from publish.cover import HEIGHT, WIDTH, cover_html, layout_cover, render_cover
 from publish.cover import styles_fetcher as StylesFetcher  # noqa: N812 - the name these tests grew up with
-from publish.sandbox import FetchRefused
 from publish.diagnostics import BuildFailed
 from publish.manuscript import load_manuscript
 from publish.model import Book
 from publish.parse import parse_book
+from publish.sandbox import FetchRefused
 
 REPO = Path(__file__).resolve().parents[1]
 STYLES = REPO / "styles"
-PRIDE = Path("/work/shared/corpus/pride-and-prejudice")
 # The text column in cover.css; nothing may be drawn outside it.
 SAFE = (220, 240, WIDTH - 220, HEIGHT - 240)
 

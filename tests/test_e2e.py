@@ -18,9 +18,15 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-
 from conftest import EPOCH, NS, PRIDE, SAMPLE, Epub, Pdf
-from validators import AceReport, EpubcheckReport, pdf_fonts, pdf_info, run_ace, run_epubcheck
+from validators import (
+    AceReport,
+    EpubcheckReport,
+    pdf_fonts,
+    pdf_info,
+    run_ace,
+    run_epubcheck,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,20 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import (
+    EPOCH_ISO,
+    FONT_FILES,
+    NS,
+    REPO,
+    XML_LANG,
+    Epub,
+    MakeBook,
+    parse,
+    png,
+)
 
-from conftest import EPOCH_ISO, NS, REPO, XML_LANG, Epub, MakeBook, parse, png
 from publish.epub import Cover, render_epub
 from publish.model import Book
-from publish.templates import FONT_FILES
 
 FONTS = REPO / "styles" / "fonts"
 

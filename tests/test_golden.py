@@ -16,8 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import EPOCH, GOLDEN
+
 from publish.build import build
 
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "in").is_dir())

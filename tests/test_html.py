@@ -8,10 +8,9 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 import pytest
+from conftest import FONT_FILES, REPO, MakeBook, parse, png
 
-from conftest import REPO, MakeBook, parse, png
 from publish.html import render_html
-from publish.templates import FONT_FILES
 
 CHAPTERS = {
     "01-opening.md": "An opening without a heading.\n",

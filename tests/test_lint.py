@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import PRIDE
 
 from publish.diagnostics import Severity
 from publish.lint import lint_manuscript
@@ -111,7 +112,7 @@ def test_everything_is_reported_at_once_errors_and_warnings_together(tmp_path: P
 
 @pytest.mark.e2e
 def test_a_long_novel_lints_clean() -> None:
-    pride = Path("/work/shared/corpus/pride-and-prejudice")
+    pride = PRIDE
     if not pride.is_dir():
         pytest.skip("the Pride and Prejudice corpus is not here")
     assert findings(pride) == []

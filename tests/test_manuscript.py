@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE, MakeBook
+
 from publish.diagnostics import BuildFailed, Diagnostic, Severity
 from publish.manuscript import Manuscript, load_manuscript
 

@@ -8,7 +8,6 @@ import zipfile
 
 import pytest
 from lxml import etree
-
 from printed import PrintedPdf, built, normalise, printed
 from validators import run_ace, run_epubcheck
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 from lxml import etree
+from test_cache import EPOCH, STYLES, write_book
 
 from publish.build import build
 from publish.diagnostics import BuildFailed
-
-from test_cache import EPOCH, STYLES, write_book
 
 
 @pytest.fixture

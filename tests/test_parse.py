@@ -8,8 +8,8 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-
 from conftest import EPOCH, SAMPLE, MakeBook, parse, png
+
 from publish.diagnostics import BuildFailed, Diagnostic, Severity
 from publish.manuscript import load_manuscript
 from publish.model import Book, Chapter

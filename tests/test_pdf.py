@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import MakeBook, Pdf, parse, png
+
 from publish.model import Book
 from publish.pdf import _fetcher, gutter_for, render_pdf
 

@@ -12,14 +12,22 @@ import io
 import re
 
 import pytest
+from printed import (
+    BOOKS,
+    POINTS,
+    PrintedPdf,
+    built,
+    contents_entries,
+    normalise,
+    printed,
+)
 from pypdf import PdfReader
+from validators import pdf_fonts, pdf_info
 
-from printed import BOOKS, POINTS, PrintedPdf, built, contents_entries, normalise, printed
 from publish.config import parse_trim
 from publish.manuscript import load_manuscript
 from publish.parse import parse_book
 from publish.pdf import render_pdf
-from validators import pdf_fonts, pdf_info
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pdfplumber
 import pytest
-from pypdf import PdfReader
-
 from printed import BOOKS, POINTS
-from publish.cli import main
+from pypdf import PdfReader
 from validators import pdf_fonts, pdf_info
+
+from publish.cli import main
 
 pytestmark = pytest.mark.e2e
 

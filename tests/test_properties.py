@@ -13,18 +13,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from bookfolder import PNG, TINY_COVER, write_book
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from validators import run_epubcheck
 
-from bookfolder import PNG, TINY_COVER, write_book
 from publish.diagnostics import BuildFailed
 from publish.epub import render_epub
 from publish.html import render_html
 from publish.manuscript import load_manuscript
 from publish.model import Book
 from publish.parse import parse_book
-from validators import run_epubcheck
 
 RAW_HTML = st.sampled_from([
     "<script>alert(1)</script>", '<span onclick="steal()" onmouseover=x>hover</span>',

@@ -11,16 +11,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from bookfolder import PNG, TINY_COVER, snapshot, write_book
+from lxml import etree
+from validators import pdf_info
+
 from publish.build import build
 from publish.cli import EXIT_BOOK, EXIT_OK, main
 from publish.diagnostics import BuildFailed
 from publish.epub import render_epub
 from publish.manuscript import load_manuscript
 from publish.parse import DEFAULT_MODIFIED, parse_book
-from validators import pdf_info
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = "1700000000"  # 2023-11-14T22:13:20Z

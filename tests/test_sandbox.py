@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bookfolder import PNG, TINY_COVER, write_book
 from lxml import etree
 
-from bookfolder import PNG, TINY_COVER, write_book
 from publish.build import build
 from publish.diagnostics import BuildFailed, Diagnostic
 from publish.epub import render_epub

@@ -10,15 +10,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from bookfolder import write_book
+from lxml import etree
+from validators import pdf_fonts, run_epubcheck
+
 from publish import fonts
 from publish.build import build
 from publish.diagnostics import Severity
 from publish.manuscript import load_manuscript
 from publish.parse import parse_book
-from validators import pdf_fonts, run_epubcheck
 
 SAMPLES = {
     "arabic": "العربية لغة جميلة، وهذا نص قصير للتجربة.",

@@ -13,7 +13,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from validators import (
     PdfFont,
     ValidatorUnavailable,

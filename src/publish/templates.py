@@ -12,8 +12,6 @@ from markupsafe import Markup
 # The look of the book lives beside the code, in the repository's styles/ folder; a house style
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
-FONT_FILES = ("GentiumBookPlus-Regular.ttf", "GentiumBookPlus-Italic.ttf", "GentiumBookPlus-Bold.ttf",
-              "GentiumBookPlus-BoldItalic.ttf")
 TYPEFACE = "Gentium Book Plus"
 COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
