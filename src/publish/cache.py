@@ -28,7 +28,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,7 +286,3 @@ class ChapterStore(MutableMapping[str, str]):
     def __len__(self) -> int:
         return len(self.memory)
 
-
-def digests_of(paths: Iterable[tuple[str, Path]]) -> list[tuple[str, str]]:
-    """(name, SHA-256 of the file's bytes) for each; raises OSError if one cannot be read."""
-    return [(name, file_digest(path)) for name, path in paths]
