@@ -164,7 +164,7 @@ def normalise(text: str) -> str:
 
 
 def contents_entries(pdf: PrintedPdf) -> list[tuple[str, str]]:
-    """(title, page label) for each line of the printed contents, leaders dropped."""
+    """(title, page label) for each entry of the printed contents."""
     first_text = min(pdf.chapter_openings().values())
     start = next(pdf.page(i) for i in range(first_text) if any(line.text.casefold() == "contents" for line in pdf.page(i).text))
     entries, pending = [], ""
@@ -172,7 +172,7 @@ def contents_entries(pdf: PrintedPdf) -> list[tuple[str, str]]:
         for line in pdf.page(index).text:
             if line.text.casefold() == "contents":
                 continue
-            match = re.fullmatch(r"(.*?)[\s.]*\.\s*(\d+)", line.text)
+            match = re.fullmatch(r"(.*?)\s+(\d+)", line.text)
             if match is None:
                 pending += line.text + " "  # a long title wraps onto the next line
                 continue

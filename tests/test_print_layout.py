@@ -176,11 +176,13 @@ def test_the_contents_page_numbers_are_the_chapter_openings(book: PrintedPdf) ->
     assert [label for _, label in found] == [label for _, label in expected]
 
 
-def test_the_contents_has_dot_leaders_and_opens_on_a_right_hand_page(book: PrintedPdf) -> None:
+def test_the_contents_sets_numbers_flush_right_and_opens_on_a_right_hand_page(book: PrintedPdf) -> None:
     start = next(p for p in book.pages(until=10) if p.text and p.text[0].text.casefold() == "contents")
     assert start.recto
     entries = [line for line in start.text[1:] if re.search(r"\d+$", line.text)]
-    assert entries and all(re.search(r"(\. ?){8,}\s*\d+$", line.text) for line in entries)
+    assert entries
+    # No leader dots: WeasyPrint's did not line up from one row to the next.
+    assert not any(re.search(r"(\. ?){3,}", line.text) for line in entries)
     # The page numbers are right-aligned: they end at one x.
     assert max(line.x1 for line in entries) - min(line.x1 for line in entries) < 0.5
 
