@@ -46,46 +46,46 @@ def retitled(book: Book, **config: object) -> Book:
 
 
 def test_cover_is_a_1600_by_2560_jpeg_with_the_same_bytes_every_time(sample: Book) -> None:
-    first = render_cover(sample, styles_dir=STYLES)
-    assert render_cover(sample, styles_dir=STYLES) == first
+    first = render_cover(sample.config, styles_dir=STYLES)
+    assert render_cover(sample.config, styles_dir=STYLES) == first
     image = Image.open(io.BytesIO(first))
     assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (WIDTH, HEIGHT))
     assert "exif" not in image.info and not image.getexif()
 
 
 def test_cover_is_dark_with_light_type(sample: Book) -> None:
-    image = Image.open(io.BytesIO(render_cover(sample, styles_dir=STYLES))).convert("L")
+    image = Image.open(io.BytesIO(render_cover(sample.config, styles_dir=STYLES))).convert("L")
     assert image.crop((0, 0, 60, 60)).getextrema()[1] < 60
     assert image.crop(SAFE).getextrema()[1] > 200
 
 
 def test_no_author_is_invented(sample: Book) -> None:
     assert sample.config.authors == ()
-    html = cover_html(sample, styles_dir=STYLES)
+    html = cover_html(sample.config, styles_dir=STYLES)
     assert 'class="authors"' not in html
     assert "Whiplash" in html and "Lessons in Leadership" in html
 
 
 def test_authors_are_named(pride: Book, sample: Book) -> None:
-    html = cover_html(pride, styles_dir=STYLES)
+    html = cover_html(pride.config, styles_dir=STYLES)
     assert re.search(r'class="authors"[^>]*><span class="line">Jane Austen</span></p>', html)
-    two = cover_html(retitled(sample, authors=("Ann Example", "Bo Other")), styles_dir=STYLES)
+    two = cover_html(retitled(sample, authors=("Ann Example", "Bo Other")).config, styles_dir=STYLES)
     assert "Ann Example &amp; Bo Other" in two
 
 
 def test_lang_and_direction_are_the_books(sample: Book) -> None:
-    assert '<html lang="en" dir="ltr"' in cover_html(sample, styles_dir=STYLES)
+    assert '<html lang="en" dir="ltr"' in cover_html(sample.config, styles_dir=STYLES)
     arabic = retitled(sample, title="ألف ليلة وليلة", lang="ar")
-    assert '<html lang="ar" dir="rtl"' in cover_html(arabic, styles_dir=STYLES)
+    assert '<html lang="ar" dir="rtl"' in cover_html(arabic.config, styles_dir=STYLES)
 
 
 def test_title_text_is_escaped(sample: Book) -> None:
-    html = cover_html(retitled(sample, title="<script>x</script> & Co", subtitle=None), styles_dir=STYLES)
+    html = cover_html(retitled(sample, title="<script>x</script> & Co", subtitle=None).config, styles_dir=STYLES)
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt; &amp; Co" in html
 
 
 def _title_size(book: Book) -> int:
-    match = re.search(r'<h1 class="title" style="font-size: (\d+)px">', cover_html(book, styles_dir=STYLES))
+    match = re.search(r'<h1 class="title" style="font-size: (\d+)px">', cover_html(book.config, styles_dir=STYLES))
     assert match
     return int(match[1])
 
@@ -111,7 +111,7 @@ VARIANTS = {
 @pytest.mark.parametrize("name", ["sample", *VARIANTS])
 def test_text_stays_inside_the_safe_area(sample: Book, name: str) -> None:
     book = sample if name == "sample" else retitled(sample, **VARIANTS[name])
-    document = layout_cover(book, styles_dir=STYLES)
+    document = layout_cover(book.config, styles_dir=STYLES)
     assert len(document.pages) == 1
     texts = [box for box in document.pages[0]._page_box.descendants() if isinstance(box, TextBox)]
     assert texts
@@ -158,4 +158,4 @@ def _styles_without(tmp_path: Path, missing: str) -> Path:
 @pytest.mark.parametrize("missing", ["cover.css", "fonts/GentiumBookPlus-Italic.ttf"])
 def test_missing_style_file_is_a_build_error(sample: Book, tmp_path: Path, missing: str) -> None:
     with pytest.raises(BuildFailed, match=Path(missing).name):
-        render_cover(sample, styles_dir=_styles_without(tmp_path, missing))
+        render_cover(sample.config, styles_dir=_styles_without(tmp_path, missing))

@@ -26,13 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import Cache, ChapterStore, default_root, digest, file_digest, pipeline_version
+from .cache import (
+    Cache,
+    ChapterStore,
+    default_root,
+    digest,
+    file_digest,
+    pipeline_version,
+)
 from .diagnostics import BuildFailed, Diagnostic, error
 from .manuscript import Manuscript, load_manuscript
 from .model import Book
 from .write import write_file, write_folder
 
 if TYPE_CHECKING:
+    from .config import BookConfig
     from .epub import Cover
     from .pdf import PdfEdition
 
@@ -77,7 +85,7 @@ def book_cover(book: Book, *, generated: bytes | None = None) -> Cover:
     alt = f"Cover of {book.config.title}"
     if book.cover is not None:
         return Cover(book.cover.source.read_bytes(), book.cover.media_type, book.cover.href, alt)
-    return Cover(generated if generated is not None else _cover_job(book), "image/jpeg", _cover_href(book), alt)
+    return Cover(generated if generated is not None else _cover_job(book.config), "image/jpeg", _cover_href(book), alt)
 
 
 # The editions' renderers, imported only when an edition is made (ebooklib is slow to import and a
@@ -90,20 +98,20 @@ def render_html(book: Book) -> dict[str, bytes]:
     return html.render_html(book)
 
 
+def render_pdf(book: Book, *, profile: str | None, glyph_check: Callable[[], tuple[Diagnostic, ...]] | None) -> PdfEdition:
+    from . import pdf
+
+    return pdf.render_pdf(book, profile=profile, glyph_check=glyph_check)
+
+
 def render_epub(book: Book, *, cover: Cover, pages: object) -> bytes:
     from . import epub
 
     return epub.render_epub(book, cover=cover, pages=pages)  # type: ignore[arg-type]
 
 
-def pdf_result(worker: _Worker) -> PdfEdition:
-    """The PDF, once the worker has laid it out: `pdf.render_pdf`'s result, or its `BuildFailed`."""
-    return worker.result()
-
-
 def _release_memory() -> None:
-    """Give freed memory back to the system before waiting on the PDF worker, whose peak is the
-    build's: what this process holds then counts too."""
+    """Give freed memory back to the system before waiting on the cover's worker."""
     import ctypes
     import ctypes.util
     import gc
@@ -120,80 +128,44 @@ def _release_memory() -> None:
 # Not `multiprocessing`: its spawn and forkserver start methods also start a resource-tracker
 # process, 12 MB that count against the build's peak memory and do nothing here. This module
 # imports nothing heavy at its top, so a worker starts light.
+#
+# When the PDF is to be made, this process lays it out (WeasyPrint is most of a build, and the
+# only peak that matters) and a "text" worker parses the book, checks its glyphs and makes the
+# web edition meanwhile, then exits long before WeasyPrint peaks. Otherwise the parse and the
+# web edition are made here, and a "cover" worker draws a generated cover, so that a rebuild
+# never imports WeasyPrint.
 
 
-def _fast_page_references() -> None:
-    """pydyf rebuilds `PDF.page_references`, a tuple naming every page, each time it is read, and
-    WeasyPrint reads it for every tagged element it writes: quadratic in a tagged novel (2 s of 16 s
-    for Pride and Prejudice). Kept per page count instead; the PDF's bytes are the same."""
-    import pydyf
+def _parse_job(manuscript: Manuscript, source_date_epoch: str | None, cache: Cache, pipeline: str) -> tuple[Book, int]:
+    from .parse import parse_book
 
-    def page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
-        kids = pdf.pages["Kids"]
-        known = pdf.__dict__.get("_publish_page_references")
-        if known is None or known[0] != len(kids):
-            known = (len(kids), tuple(f"{number} 0 R".encode("ascii") for number in kids[::3]))
-            pdf.__dict__["_publish_page_references"] = known
-        return known[1]
-
-    pydyf.PDF.page_references = property(page_references)
+    chapters = ChapterStore(cache, pipeline)
+    book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=chapters)
+    return book, chapters.converted
 
 
-def _compress_streams_once() -> None:
-    """pydyf compresses a stream each time its bytes are read, and a PDF with an identifier reads
-    every stream twice: once to hash the file, once to write it. Kept after the first read,
-    which comes only once the document is complete; the PDF's bytes are the same."""
-    import pydyf
+def _glyphs_job(book: Book) -> tuple[Diagnostic, ...]:
+    from .fonts import missing_glyphs
 
-    compress = pydyf.Stream.data.fget
-
-    def data(stream: pydyf.Stream) -> bytes:
-        done = stream.__dict__.get("_publish_data")
-        if done is None:
-            done = stream.__dict__["_publish_data"] = compress(stream)
-        return done
-
-    pydyf.Stream.data = property(data)
+    return missing_glyphs(book)
 
 
-def _warm_up() -> None:
-    import weasyprint  # noqa: F401 - the slow import, done while the parent parses
-
-    from . import pdf  # noqa: F401
-
-    _fast_page_references()
-    _compress_streams_once()
-
-
-def _pdf_job(book: Book, profile: str | None) -> PdfEdition:
-    import gc
-
-    from .pdf import render_pdf
-
-    # Everything alive now lives as long as the job: out of the collector's sight, it stops
-    # postponing full collections (their pace follows the number of long-lived objects, and
-    # langcodes' tables alone, imported with the book's configuration, added 30 MB of WeasyPrint
-    # garbage to the peak).
-    gc.collect()
-    gc.freeze()
-    try:
-        return render_pdf(book, profile=profile)
-    finally:
-        gc.unfreeze()
-
-
-def _cover_job(book: Book) -> bytes:
+def _cover_job(config: BookConfig) -> bytes:
     from .cover import render_cover
     from .templates import STYLES_DIR
 
-    return render_cover(book, styles_dir=STYLES_DIR)
+    return render_cover(config, styles_dir=STYLES_DIR)
 
 
-JOBS: dict[str, Callable[..., Any]] = {"pdf": _pdf_job, "cover": _cover_job}
+JOBS: dict[str, Callable[..., Any]] = {"parse": _parse_job, "html": render_html, "glyphs": _glyphs_job,
+                                       "cover": _cover_job}
+# What a worker imports while its first job is on its way.
+WARM_UP = {"text": ("publish.parse", "publish.html", "publish.fonts"), "cover": ("weasyprint", "publish.cover")}
 
 
-def _serve() -> None:
+def _serve(kind: str) -> None:
     """A worker's main loop (see above)."""
+    import importlib
     import pickle
     import queue
     import signal
@@ -204,8 +176,8 @@ def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     jobs, results = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but results may reach the parent's pipe
-    warm = threading.Thread(target=_warm_up)
-    warm.start()  # the import runs while the first job is on its way
+    warm = threading.Thread(target=lambda: [importlib.import_module(name) for name in WARM_UP[kind]])
+    warm.start()  # the imports run while the first job is on its way
     # Jobs are read as they come, whatever runs: a parent writing its next job must never wait
     # for this process, which may itself be waiting for the parent to read a result.
     inbox: queue.Queue[tuple[str, tuple] | None] = queue.Queue()
@@ -235,12 +207,28 @@ def _serve() -> None:
 
 
 class _Worker:
-    """One worker process, started at once so that importing WeasyPrint (a second or two)
-    happens while this process does other work. Jobs run one after another, in order."""
+    """One worker process, started at once so that its imports happen while this process does
+    other work. Jobs run one after another, in order. Results are read as soon as they come, so
+    a worker whose jobs are done exits even while this process is busy laying out the PDF."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", "from publish.build import _serve; _serve()"],
+    def __init__(self, kind: str) -> None:
+        import queue
+        import threading
+
+        self.process = subprocess.Popen([sys.executable, "-c", f"from publish.build import _serve; _serve({kind!r})"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.results: queue.Queue[tuple[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        import pickle
+
+        assert self.process.stdout is not None
+        try:
+            while True:
+                self.results.put(pickle.load(self.process.stdout))
+        except (EOFError, OSError, ValueError):  # the worker has exited, or was closed
+            self.results.put(("gone", None))
 
     def submit(self, job: str, *args: object) -> None:
         import pickle
@@ -249,16 +237,18 @@ class _Worker:
         self.process.stdin.write(pickle.dumps((job, args), protocol=pickle.HIGHEST_PROTOCOL))
         self.process.stdin.flush()
 
+    def last_job(self) -> None:
+        """No more jobs: the worker exits once the ones it has are done."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
     def result(self) -> Any:
         """The next job's result; a `BuildFailed` in the worker is raised here with its diagnostics."""
-        import pickle
-
-        assert self.process.stdout is not None
-        try:
-            status, value = pickle.load(self.process.stdout)
-        except EOFError:
+        status, value = self.results.get()
+        if status == "gone":
+            self.results.put((status, value))  # every later call says so too
             code = self.process.wait()
-            raise RuntimeError(f"the worker process stopped unexpectedly (exit code {code})") from None
+            raise RuntimeError(f"the worker process stopped unexpectedly (exit code {code})")
         if status == "failed":
             raise BuildFailed(value)
         if status == "error":
@@ -268,10 +258,10 @@ class _Worker:
     def close(self, *, failed: bool = False) -> None:
         if self.process.poll() is None:
             if failed:
-                # Nothing it is doing is wanted any more: don't make the user wait for a layout.
+                # Nothing it is doing is wanted any more: don't make the user wait for it.
                 self.process.kill()
             else:
-                self.process.stdin.close()  # type: ignore[union-attr] - end of jobs: it exits
+                self.last_job()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None and not stream.closed:
@@ -286,7 +276,7 @@ class _Workers:
 
     def start(self, name: str) -> _Worker:
         if name not in self.running:
-            self.running[name] = _Worker()
+            self.running[name] = _Worker(name)
         return self.running[name]
 
     def finish(self, name: str) -> None:
@@ -452,83 +442,82 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
     needs_cover = cover_key is not None and cover_jpeg is None
     if needs_cover and keys is not None and not needs_pdf:
         needs_cover = cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None
+    generated = cover_jpeg.meta if cover_jpeg is not None else None
+    drawn: list[str] = []  # "cover" once a generated cover is drawn in this build
+
+    def draw_cover_here() -> None:
+        nonlocal generated
+        assert manuscript is not None
+        generated = _cover_job(manuscript.config)
+        drawn.append("cover")
 
     with _Workers() as workers:
+        text = None
         if needs_pdf:
-            workers.start("pdf")
+            # This process lays out the PDF, the build's longest and largest task; a worker parses
+            # the book, checks its glyphs and makes the web edition meanwhile.
+            html_cached = keys is not None and cache.get(keys.edition("html", styles)) is not None
+            if book is None or keys is None or ("html" in formats and not html_cached):
+                text = workers.start("text")
         elif needs_cover:
-            workers.start("cover")  # alone, it too can import WeasyPrint during the parse
-        if book is None or keys is None:
-            from .parse import parse_book
+            # Drawn from book.yaml alone, while this process parses and makes the web edition.
+            workers.start("cover").submit("cover", manuscript.config)
 
-            chapters: ChapterStore | None = ChapterStore(cache, pipeline)
+        if book is None or keys is None:
             started = stage(f"parse: {len(manuscript.sources)} chapters")
-            book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=chapters)
+            if text is not None:
+                text.submit("parse", manuscript, source_date_epoch, cache, pipeline)
+                import weasyprint  # noqa: F401 - its slow import, while the worker parses
+
+                if needs_cover:
+                    draw_cover_here()  # done before the layout, and so before the PDF's peak
+                book, converted = text.result()
+            else:
+                from .parse import parse_book
+
+                chapters = ChapterStore(cache, pipeline)
+                book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=chapters)
+                converted = chapters.converted
             timings.append(("parse", time.perf_counter() - started))
             cache.put_value(book_key, book)
             made.append("book")
-            converted = chapters.converted
             keys = _keys(book, book_key)
             stored_pdf = cache.get(keys.edition("pdf", styles, pdf_profile)) if "pdf" in formats else None
+        elif needs_pdf and needs_cover:
+            draw_cover_here()
         diagnostics = list(book.diagnostics)
 
-        pdf_started = None
-        if "pdf" in formats and stored_pdf is None:
-            progress("render: PDF (laying out pages, in a second process)")
-            pdf_started = time.perf_counter()
-            workers.start("pdf").submit("pdf", book, pdf_profile)
-
-        # The generated cover, in a process of its own beside the PDF's: WeasyPrint draws it, and
-        # this process never imports WeasyPrint. It is done long before the PDF's memory peaks.
-        generated = cover_jpeg.meta if cover_jpeg is not None else None
-        cover_started = None
-        if "epub" in formats and cover_key is not None and generated is None and (
-                pdf_started is not None or cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None):
-            cover_started = time.perf_counter()
-            workers.start("cover").submit("cover", book)
-
         outputs: dict[str, bytes | dict[str, bytes]] = {}
-        if "html" in formats:
-            html_key = keys.edition("html", styles)
-            stored = cache.get(html_key)
-            files = stored.file_bytes(cache) if stored else None
-            if files is None:
-                started = stage("render: web edition")
-                files = render_html(book)
-                cache.put(html_key, files=files)
-                timings.append(("html", time.perf_counter() - started))
-                made.append("html")
-            outputs["html"] = files
-
-        if cover_started is not None:
-            generated = workers.running["cover"].result()
-            workers.finish("cover")
-            cache.put_value(cover_key, generated)
-            timings.append(("cover", time.perf_counter() - cover_started))
-            made.append("cover")
+        html_key = keys.edition("html", styles)
+        stored_html = cache.get(html_key) if "html" in formats else None
+        html_files = stored_html.file_bytes(cache) if stored_html else None
+        glyph_check = None
+        if text is not None and "pdf" in formats and stored_pdf is None:
+            text.submit("glyphs", book)
+            glyph_check = text.result
+        html_started = None
+        if "html" in formats and html_files is None:
+            html_started = stage("render: web edition" + (" (in a second process)" if text else ""))
+            if text is not None:
+                text.submit("html", book)
+            else:
+                html_files = render_html(book)
+        if text is not None:
+            text.last_job()  # it exits when done, long before WeasyPrint peaks
 
         page_map = None
         if "pdf" in formats:
-            if pdf_started is not None:
-                # While WeasyPrint works towards its peak, this process holds the book only as
-                # bytes, and gives back the memory the parse and the web edition used.
-                import pickle
-
-                frozen = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
-                del book, manuscript
-                chapters = None
-                _release_memory()
-                printed = pdf_result(workers.running["pdf"])
-                workers.finish("pdf")  # gone before the EPUB is made: their memory never adds up
-                book = pickle.loads(frozen)
-                del frozen
-                timings.append(("pdf", time.perf_counter() - pdf_started))
+            if stored_pdf is None:
+                started = stage("render: PDF (laying out pages)")
+                printed = render_pdf(book, profile=pdf_profile, glyph_check=glyph_check)
+                timings.append(("pdf", time.perf_counter() - started))
                 stored_pdf = cache.put(keys.edition("pdf", styles, pdf_profile), files={"pdf": printed.data},
                                        meta=(printed.diagnostics, printed.page_map))
                 made.append("pdf")
                 outputs["pdf"] = printed.data
+                del printed
+                _release_memory()  # WeasyPrint's heap, before the EPUB is made
             else:
-                assert stored_pdf is not None
                 data = cache.blob(stored_pdf.files["pdf"])
                 if data is None:
                     raise BuildFailed([error("cache-damaged", "the cached PDF could not be read", file=cache.root,
@@ -537,21 +526,40 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             pdf_diagnostics, page_map = stored_pdf.meta
             diagnostics += pdf_diagnostics
 
+        if html_started is not None:
+            if html_files is None:  # made by the text worker while the PDF was laid out
+                assert text is not None
+                html_files = text.result()
+            cache.put(html_key, files=html_files)
+            timings.append(("html", time.perf_counter() - html_started))
+            made.append("html")
+        if html_files is not None:
+            outputs["html"] = html_files
+        workers.finish("text")
+
+        if "cover" in workers.running:
+            started = time.perf_counter()
+            generated = workers.running["cover"].result()
+            workers.finish("cover")
+            drawn.append("cover")
+            timings.append(("cover", time.perf_counter() - started))
+
         if "epub" in formats:
             epub_key = _epub_key(keys, styles, cover_key, page_map)
             stored = cache.get(epub_key)
             files = stored.file_bytes(cache) if stored else None
             if files is None:
                 if cover_key is not None and generated is None:  # only if the cache lost it since
-                    generated = _cover_job(book)
-                    cache.put_value(cover_key, generated)
-                    made.append("cover")
+                    draw_cover_here()
                 started = stage("render: EPUB")
                 files = {"epub": render_epub(book, cover=book_cover(book, generated=generated), pages=page_map)}
                 cache.put(epub_key, files=files)
                 timings.append(("epub", time.perf_counter() - started))
                 made.append("epub")
             outputs["epub"] = files["epub"]
+        if drawn:
+            cache.put_value(cover_key, generated)
+            made.append("cover")
 
     started = stage(f"write: {out_dir}")
     paths = output_paths(book, out_dir)

@@ -28,8 +28,8 @@ import weasyprint
 from PIL import ImageFont
 from weasyprint.urls import FatalURLFetchingError
 
+from .config import BookConfig
 from .diagnostics import BuildFailed, error
-from .model import Book
 from .sandbox import SandboxFetcher
 
 WIDTH, HEIGHT = 1600, 2560  # px: the 1:1.6 shape Kindle and Apple Books ask for
@@ -133,9 +133,8 @@ def _names(authors: tuple[str, ...]) -> str:
     return authors[0] if len(authors) == 1 else f"{', '.join(authors[:-1])} & {authors[-1]}"
 
 
-def cover_html(book: Book, *, styles_dir: Path) -> str:
+def cover_html(config: BookConfig, *, styles_dir: Path) -> str:
     """The cover page as HTML, with every size and line break chosen."""
-    config = book.config
     fonts_dir = styles_dir / "fonts"
     # "Main: the rest" is set as a display line over an italic one, where the colon would be.
     head, colon, tail = config.title.partition(": ")
@@ -160,9 +159,9 @@ def styles_fetcher(styles_dir: Path) -> SandboxFetcher:
     return SandboxFetcher(styles_dir, allow_data=False, fail_on_errors=True, description="the styles folder")
 
 
-def layout_cover(book: Book, *, styles_dir: Path) -> weasyprint.Document:
+def layout_cover(config: BookConfig, *, styles_dir: Path) -> weasyprint.Document:
     """The cover laid out by WeasyPrint, reading nothing outside `styles_dir`."""
-    html = weasyprint.HTML(string=cover_html(book, styles_dir=styles_dir),
+    html = weasyprint.HTML(string=cover_html(config, styles_dir=styles_dir),
                            base_url=styles_dir.resolve().as_uri() + "/",
                            url_fetcher=styles_fetcher(styles_dir))
     try:
@@ -172,9 +171,10 @@ def layout_cover(book: Book, *, styles_dir: Path) -> weasyprint.Document:
                                  hint=f"the cover reads only files under {styles_dir}")]) from exc
 
 
-def render_cover(book: Book, *, styles_dir: Path) -> bytes:
-    """The book's generated cover: JPEG bytes, 1600 × 2560 px, the same for the same book."""
-    pdf = pdfium.PdfDocument(layout_cover(book, styles_dir=styles_dir).write_pdf())
+def render_cover(config: BookConfig, *, styles_dir: Path) -> bytes:
+    """The book's generated cover: JPEG bytes, 1600 × 2560 px, the same for the same book. It
+    is drawn from book.yaml alone, so it can be made before the chapters are parsed."""
+    pdf = pdfium.PdfDocument(layout_cover(config, styles_dir=styles_dir).write_pdf())
     try:
         page = pdf[0]
         # WeasyPrint writes CSS px as 0.75 pt, so this scale turns the page back into its px.

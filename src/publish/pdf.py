@@ -8,10 +8,13 @@ another gutter bracket than the estimate.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import logging
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +134,8 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: A
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
         if whole_fonts:
             _untag_whole_fonts(pdf)
+        if _SPED_UP:
+            _compress_ahead(pdf)
 
     return finish
 
@@ -145,18 +150,89 @@ def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
                     obj[key] = re.sub(rb"^/[A-Z]{6}\+", b"/", obj[key])
 
 
-def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
-    """Lay out and write the PDF, and read from the layout where each page begins."""
+def _fast_page_references() -> None:
+    """pydyf rebuilds `PDF.page_references`, a tuple naming every page, each time it is read, and
+    WeasyPrint reads it for every tagged element it writes: quadratic in a tagged novel (2 s of 16 s
+    for Pride and Prejudice). Kept per page count instead; the PDF's bytes are the same."""
+    import pydyf
+
+    def page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
+        kids = pdf.pages["Kids"]
+        known = pdf.__dict__.get("_publish_page_references")
+        if known is None or known[0] != len(kids):
+            known = (len(kids), tuple(f"{number} 0 R".encode("ascii") for number in kids[::3]))
+            pdf.__dict__["_publish_page_references"] = known
+        return known[1]
+
+    pydyf.PDF.page_references = property(page_references)
+
+
+def _compress_streams_once() -> None:
+    """pydyf compresses a stream each time its bytes are read, and a PDF with an identifier reads
+    every stream twice: once to hash the file, once to write it. Kept after the first read,
+    which comes only once the document is complete; the PDF's bytes are the same."""
+    import pydyf
+
+    compress = pydyf.Stream.data.fget
+
+    def data(stream: pydyf.Stream) -> bytes:
+        done = stream.__dict__.get("_publish_data")
+        if done is None:
+            done = stream.__dict__["_publish_data"] = compress(stream)
+        return done
+
+    pydyf.Stream.data = property(data)
+
+
+def _compress_ahead(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+    """Compress every stream before pydyf writes the file, on every core: zlib lets go of the
+    interpreter while it works, and `_compress_streams_once` keeps what it made. The novel's
+    streams take 0.5 s on one core."""
+    import pydyf
+
+    streams = [obj for obj in pdf.objects if isinstance(obj, pydyf.Stream)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for _ in pool.map(lambda stream: stream.data, streams, chunksize=8):
+            pass
+
+
+_SPED_UP = False
+
+
+def speed_up_pydyf() -> None:
+    """Two fixes to pydyf, the library WeasyPrint writes PDFs with; the PDF's bytes are the same
+    (tests/test_parallel.py). Applied once per process, on the first PDF."""
+    global _SPED_UP
+    if not _SPED_UP:
+        _fast_page_references()
+        _compress_streams_once()
+        _SPED_UP = True
+
+
+def render_pdf(book: Book, *, profile: str | None = None,
+               glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None) -> PdfEdition:
+    """Lay out and write the PDF, and read from the layout where each page begins.
+
+    `glyph_check` gives `fonts.missing_glyphs(book)` once the PDF is written: the build runs that
+    check in another process while WeasyPrint works. Without it, the check runs here, before the
+    layout (reading the fonts' tables after it added 20 MB to the peak memory).
+    """
     import weasyprint  # slow to import: only when a PDF is wanted
     from weasyprint.text.fonts import FontConfiguration
 
+    speed_up_pydyf()
     profile = profile or book.config.pdf_profile
     bleed = BLEED[book.config.print_service] if profile == "print" else None
     fetcher = _fetcher(book.root, assets=(*book.assets, *filter(None, [book.cover])))
     with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
         fonts = FontConfiguration()
-    # Before the layout: reading the fonts' tables afterwards added 20 MB to the build's peak memory.
-    missing = missing_glyphs(book)
+    missing = missing_glyphs(book) if glyph_check is None else ()
+    # Everything alive now outlives the PDF: out of the collector's sight, it stops postponing
+    # full collections (their pace follows the number of long-lived objects; langcodes' tables
+    # alone, imported with the book's configuration, added 30 MB of WeasyPrint's garbage to the
+    # peak). The same for the laid-out pages while the PDF is written.
+    gc.collect()
+    gc.freeze()
     collect = _Collect()  # before the stylesheets are parsed, so their complaints are heard too
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
@@ -166,7 +242,9 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
         pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
         margins = margins_for(book.config, pages_guess)
         document = None
-        for _ in range(2):
+        for attempt in range(2):
+            if attempt:
+                gc.collect()  # the first layout's pages, before the second's
             html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
                                    base_url=str(book.root) + "/", url_fetcher=fetcher)
             document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True)
@@ -175,6 +253,8 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
                 break
             margins = actual
         assert document is not None
+        gc.collect()  # the layout's own garbage, which must not be frozen with its pages
+        gc.freeze()
         trim = book.config.trim
         pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
@@ -182,6 +262,9 @@ def render_pdf(book: Book, *, profile: str | None = None) -> PdfEdition:
                                   finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
     finally:
         logger.removeHandler(collect)
+        gc.unfreeze()
+    if glyph_check is not None:
+        missing = glyph_check()
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
