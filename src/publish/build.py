@@ -9,11 +9,12 @@ Two things keep a build quick:
   edition are kept under a digest of everything they depend on. A rebuild with nothing changed
   reads book.yaml and the chapters, finds every edition in the cache, and imports neither
   WeasyPrint nor ebooklib. After one chapter is edited, only that chapter is converted again.
-- A second process: WeasyPrint lays out one page after another on one core, so the PDF (and the
-  generated cover, which WeasyPrint also draws) is made in a worker process while this one parses,
-  makes the web edition and waits to assemble the EPUB, which carries the print edition's page
-  numbers and so is made last. The worker is started first, so WeasyPrint's slow import overlaps
-  the parse. It is spawned, not forked: a fork would copy this process's memory and threads.
+- A second process: WeasyPrint lays out one page after another on one core, and its layout is
+  most of a build and its peak memory the build's peak. So when the PDF is to be made, this process
+  imports WeasyPrint (and draws a generated cover) while a worker parses the book, then lays out
+  the PDF while the worker checks the glyphs and makes the web edition and exits. The EPUB carries
+  the print edition's page numbers, so it is made last. Workers are spawned, not forked: a fork
+  would copy this process's memory and threads.
 """
 
 from __future__ import annotations
