@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench.py                 # 3 rounds on Pride and Prejudice
     .venv/bin/python benchmarks/bench.py --runs 5 --book ../shared/corpus/pride-and-prejudice
 
-Every measurement is a separate process, timed from start to exit, with the peak memory of its
-whole process tree. Each round runs every measurement once, ours and its peer back to back, so
-a noisy machine slows both alike; the table gives the median of the rounds and, as the headline,
-the ratio ours / peer. Peers:
+Every measurement is a separate process, timed from start to exit; peak memory, of the whole
+process tree, is taken in runs of its own, since sampling it slows what it samples. Each round
+runs every measurement once, ours and its peer back to back, so a noisy machine slows both
+alike; the table gives the median of the rounds and, as the headline, the ratio ours / peer.
+Peers:
 
 - EPUB alone: Pandoc 3 (the binary shipped by `pypandoc-binary`) on the same folder;
 - full build: the route a careful Pandoc user would take, one step after another: Pandoc EPUB,
@@ -102,8 +103,13 @@ class Series:
         return statistics.median(r.max_process_mb for r in self.runs)
 
 
-def measure(commands: list[list[str]], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run `commands` one after another (as a shell script would) and time them together."""
+def measure(commands: list[list[str]], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+            memory: bool = False) -> Run:
+    """Run `commands` one after another (as a shell script would) and time them together; with
+    `memory`, sample the peak memory of their process trees instead. Sampling reads every
+    process's page tables fifty times a second, which takes CPU from what is measured, and more
+    from a long-lived large process than from a pipeline of small ones: the times come from
+    runs that are not sampled."""
     started = time.perf_counter()
     pss_peak = rss_peak = max_process = 0
     for command in commands:
@@ -128,10 +134,12 @@ def measure(commands: list[list[str]], *, cwd: Path | None = None, env: dict[str
                 done.wait(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        if memory:
+            sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         done.set()
-        sampler.join()
+        if memory:
+            sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
         if process.returncode != 0:
@@ -233,7 +241,8 @@ def main() -> int:
     print(f"book: {args.book} ({len(chapters)} chapters); pandoc {pandoc}; {args.runs} rounds", flush=True)
 
     results: dict[str, Series] = {name: Series() for name in (
-        "epub", "pandoc-epub", "full", "pandoc-route", "pdf", "weasyprint", "weasyprint-fixed", "no-change", "one-chapter", "one-chapter-full")}
+        "epub", "pandoc-epub", "full", "pandoc-route", "pdf", "weasyprint", "weasyprint-fixed", "no-change", "one-chapter",
+        "one-chapter-full", "full-memory", "pdf-memory", "weasyprint-memory")}
     print_html_path = None
     for round_number in range(1, args.runs + 1):
         print(f"round {round_number}/{args.runs} …", flush=True)
@@ -264,6 +273,15 @@ def main() -> int:
                            "--pdf-variant", "pdf/ua-1", "--pdf-tags"]
         results["weasyprint"].runs.append(measure([[*weasyprint, *weasyprint_args]]))
         results["weasyprint-fixed"].runs.append(measure([[python, "-c", PATCHED_WEASYPRINT, *weasyprint_args]]))
+
+        # Peak memory, in runs of their own (see `measure`).
+        results["full-memory"].runs.append(measure(
+            [[*publish, "build", str(book), "-o", str(out / "full"), "--clean", "-q"]], env=env_with(fresh_cache()),
+            memory=True))
+        results["pdf-memory"].runs.append(measure(
+            [[*publish, "build", str(book), "-o", str(out / "pdf"), "--format", "pdf", "--clean", "-q"]],
+            env=env_with(fresh_cache()), memory=True))
+        results["weasyprint-memory"].runs.append(measure([[*weasyprint, *weasyprint_args]], memory=True))
 
         # The rebuilds: a warm cache, as an author has after the first build of the day.
         cache = fresh_cache()
@@ -303,7 +321,7 @@ def main() -> int:
         ratio = f"{ours / peer:.2f}" if peer else ""
         peer_text = f"{peer:.2f}" if peer else ""
         print(f"| {name:<42} | {ours:>7.2f} | {peer_name:<36} | {peer_text:>7} | {ratio:>6} | {target:<7} |")
-    full, alone, pdf_stage = r["full"], r["weasyprint"], r["pdf"]
+    full, alone, pdf_stage = r["full-memory"], r["weasyprint-memory"], r["pdf-memory"]
     print()
     print("peak memory of the whole process tree, MiB: PSS (shared pages split between the processes that share")
     print("them) is the headline; the sum of RSS (shared pages counted once per process) and the largest single")
