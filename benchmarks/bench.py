@@ -133,12 +133,12 @@ def measure(commands: list[list[str]], *, cwd: Path | None = None, env: dict[str
                 peaks[0], peaks[1] = max(peaks[0], pss), max(peaks[1], rss)
                 done.wait(0.02)
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        if memory:
+        sampler = threading.Thread(target=sample, daemon=True) if memory else None
+        if sampler:
             sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         done.set()
-        if memory:
+        if sampler:
             sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""

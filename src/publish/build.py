@@ -112,7 +112,8 @@ def render_epub(book: Book, *, cover: Cover, pages: object) -> bytes:
 
 
 def _release_memory() -> None:
-    """Give freed memory back to the system before waiting on the cover's worker."""
+    """Give the memory WeasyPrint freed back to the system before the EPUB is made: without it,
+    the EPUB's assembly raised the full build's peak from 249 to 277 MiB."""
     import ctypes
     import ctypes.util
     import gc
@@ -444,13 +445,11 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
     if needs_cover and keys is not None and not needs_pdf:
         needs_cover = cache.get(_epub_key(keys, styles, cover_key, stored_pdf and stored_pdf.meta[1])) is None
     generated = cover_jpeg.meta if cover_jpeg is not None else None
-    drawn: list[str] = []  # "cover" once a generated cover is drawn in this build
+    cover_drawn = False  # in this build, to be kept in the cache
 
     def draw_cover_here() -> None:
-        nonlocal generated
-        assert manuscript is not None
-        generated = _cover_job(manuscript.config)
-        drawn.append("cover")
+        nonlocal generated, cover_drawn
+        generated, cover_drawn = _cover_job(manuscript.config), True
 
     with _Workers() as workers:
         text = None
@@ -542,7 +541,7 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             started = time.perf_counter()
             generated = workers.running["cover"].result()
             workers.finish("cover")
-            drawn.append("cover")
+            cover_drawn = True
             timings.append(("cover", time.perf_counter() - started))
 
         if "epub" in formats:
@@ -558,7 +557,7 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
                 timings.append(("epub", time.perf_counter() - started))
                 made.append("epub")
             outputs["epub"] = files["epub"]
-        if drawn:
+        if cover_drawn:
             cache.put_value(cover_key, generated)
             made.append("cover")
 
