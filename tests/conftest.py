@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import textwrap
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,8 +30,27 @@ from publish.parse import parse_book
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "manuscript"
-# The shared corpus sits beside the checkout (CI clones main next to shared/).
-PRIDE = REPO.parent / "shared" / "corpus" / "pride-and-prejudice"
+
+
+def _corpus() -> Path:
+    """The shared corpus: $PUBLISH_CORPUS, else beside this checkout (CI clones main next to
+    shared/), else beside the checkout this one was cloned from (a clone made anywhere else)."""
+    if explicit := os.environ.get("PUBLISH_CORPUS"):
+        return Path(explicit)
+    beside = REPO.parent / "shared" / "corpus"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                                capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+    except OSError:
+        origin = ""
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared" / "corpus"
+    return beside
+
+
+PRIDE = _corpus() / "pride-and-prejudice"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # 2023-11-14T22:13:20Z: any fixed instant will do; it only has to be the same on every run.
 EPOCH = "1700000000"
