@@ -19,7 +19,8 @@ from lxml import etree
 
 from .diagnostics import BuildFailed, Diagnostic, warning
 from .manuscript import Manuscript, Source
-from .parse import chapter_html, make_markdown, parse_book
+from .markdown import make_markdown
+from .parse import chapter_html, parse_book
 
 _VERBATIM = {"code", "pre", "kbd", "samp", "script", "style"}
 _STRAIGHT = re.compile(r"[\"']")

@@ -1,0 +1,192 @@
+"""Sanitise stage: the raw-HTML policy, the report of what it removes, and the content-model repair.
+
+Raw HTML in a manuscript may come from anywhere. nh3 keeps only what a book may hold; `unsafe_html`
+names, with its line, everything an author would miss; `repair_content_model` makes what survives
+fit XHTML's content models, which EPUBCheck checks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import langcodes
+import lxml.html
+import nh3
+from lxml import etree
+
+from .diagnostics import Diagnostic, warning
+
+# What XML 1.0 forbids, and the C1 controls and noncharacters that HTML calls parse errors.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+# Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
+# which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
+_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
+    "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
+_ALLOWED_ATTRIBUTES = {
+    "*": {"id", "class", "lang", "dir", "title", "role"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start", "reversed"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope"},
+    "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
+    "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span"}, "colgroup": {"span"},
+}
+
+# Raw HTML in a manuscript may come from anywhere. What nh3 would drop silently and an author
+# would miss is reported first: (kind, tags, hint).
+_UNSAFE_TAGS = (
+    ("script", {"script", "noscript"}, "a book runs no scripts; delete it"),
+    ("embed", {"iframe", "frame", "frameset", "object", "embed", "applet", "portal"},
+     "embedded pages and plug-ins cannot be printed or read offline; link to the page instead"),
+    ("form", {"form", "input", "button", "select", "textarea", "option", "optgroup", "datalist", "output", "fieldset",
+              "legend"}, "a book has no forms; write the text instead"),
+    ("style", {"style", "link", "meta", "base"}, "the book's look comes from its styles; write plain Markdown"),
+)
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+# Elements whose content goes with them: a script's code or a form's options are not text of the book.
+_DROP_CONTENT = {"script", "style", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
+                 "select", "textarea", "datalist", "noembed", "noframes", "xmp", "title", "svg", "math"} - _ALLOWED_TAGS
+_DIRECTIONS = {"ltr", "rtl", "auto"}
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: drop values that would make the XHTML invalid."""
+    if attribute in {"lang", "hreflang"}:
+        return value if value == "" or langcodes.tag_is_valid(value) else None
+    if attribute == "dir":
+        return value.lower() if value.lower() in _DIRECTIONS else None
+    if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
+        return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "role":
+        return None  # the editions write their own roles; an author's may be invalid ARIA
+    if attribute == "id":
+        return value if value.strip() else None
+    return value
+
+
+def sanitize(html: str) -> str:
+    """The manuscript's HTML with only what a book may hold, and only characters XML allows."""
+    clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, attribute_filter=_keep_attribute,
+                      clean_content_tags=_DROP_CONTENT, link_rel=None, url_schemes=_SAFE_SCHEMES)
+    # A character reference such as "&#1;" survives as the character it names.
+    return XML_FORBIDDEN.sub("", clean)
+
+
+# HTML's content models, as far as sanitised HTML can break them: an HTML parser keeps a <details>
+# inside a heading or an <li> outside a list, and EPUBCheck refuses both. Such an element gives way
+# to its content.
+_PHRASING = {"a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
+             "q", "ruby", "rp", "rt", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
+_PHRASING_ONLY = (_PHRASING - {"a", "ins", "del", "ruby"}) | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "summary"}
+_PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details"}, "figcaption": {"figure"},
+            "rt": {"ruby"}, "rp": {"ruby"}, "caption": {"table"}, "colgroup": {"table"}, "col": {"colgroup"},
+            "thead": {"table"}, "tbody": {"table"}, "tfoot": {"table"}, "tr": {"table", "thead", "tbody", "tfoot"},
+            "td": {"tr"}, "th": {"tr"}}
+
+
+def _misplaced(element: etree._Element) -> bool:
+    parent = element.getparent()
+    if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
+        return True
+    if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
+        return True
+    if element.tag in {"ul", "ol"} and any(child.tag != "li" for child in element):
+        return True
+    if element.tag not in _PHRASING:
+        # a, ins and del take their parent's model: look through them to the nearest real one.
+        ancestor = parent
+        while ancestor is not None and ancestor.tag in {"a", "ins", "del"}:
+            ancestor = ancestor.getparent()
+        return ancestor is not None and ancestor.tag in _PHRASING_ONLY
+    return False
+
+
+def repair_content_model(root: etree._Element) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for element in list(root.iterdescendants()):
+            if isinstance(element.tag, str) and _misplaced(element):
+                element.drop_tag()  # keeps its text and children in its place
+                changed = True
+
+
+# Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
+# blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
+_CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",
+                   re.MULTILINE | re.DOTALL)
+_MARKDOWN_LINK = re.compile(r"\]\(\s*<?\s*([A-Za-z][A-Za-z0-9+.\-]*):|^ {0,3}\[[^\]]+\]:\s*<?([A-Za-z][A-Za-z0-9+.\-]*):",
+                            re.MULTILINE)
+
+
+_NUMERIC_REFERENCE = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);?")
+
+
+def _xml_reference(match: re.Match[str]) -> str:
+    """A character reference, or nothing if it names a character XML forbids (lxml would refuse it)."""
+    digits = match[1]
+    code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    if code == 0 or code > 0x10FFFF or XML_FORBIDDEN.match(chr(code)):
+        return ""
+    return match[0]
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match[0])
+
+
+def _unsafe_scheme(address: str) -> str | None:
+    scheme = urlsplit(address.strip()).scheme.lower()
+    # A one-letter "scheme" is a Windows drive (C:\...): reported as an absolute path instead.
+    return scheme if scheme and len(scheme) > 1 and scheme not in _SAFE_SCHEMES else None
+
+
+def unsafe_html(text: str, shown: Path) -> list[Diagnostic]:
+    """A warning, with its line, for each thing in the chapter's raw HTML that sanitising removes.
+
+    The Markdown source itself is scanned (an HTML parser keeps every element's line), so the
+    report does not depend on converting the chapter, which the preview caches."""
+    found: list[Diagnostic] = []
+    url_hint = "link only to web pages (https:), mail (mailto:) and files of the book"
+    source = _CODE.sub(_blank, XML_FORBIDDEN.sub("", text))
+    for match in _MARKDOWN_LINK.finditer(source):
+        if scheme := _unsafe_scheme((match[1] or match[2]) + ":"):
+            found.append(warning("html-unsafe-url", f"removed the {scheme}: address from a link", file=shown,
+                                 line=source.count("\n", 0, match.start()) + 1, hint=url_hint))
+    if "<" not in source or not source.strip():
+        return found
+    try:
+        root = lxml.html.fragment_fromstring(_NUMERIC_REFERENCE.sub(_xml_reference, source), create_parent="div")
+    except (etree.ParserError, ValueError):
+        return found
+    for element in root.iterdescendants():
+        if not isinstance(element.tag, str):
+            continue
+        tag, line = element.tag.lower(), element.sourceline
+
+        def add(code: str, message: str, hint: str) -> None:
+            found.append(warning(code, message, file=shown, line=line, hint=hint))
+
+        for kind, tags, hint in _UNSAFE_TAGS:
+            if tag in tags:
+                add(f"html-{kind}", f"removed the <{tag}> element", hint)
+        for name, value in element.attrib.items():
+            name = name.lower()
+            if name.startswith("on"):
+                add("html-event-handler", f'removed the event handler {name}="…" from <{tag}>',
+                    "a book runs no scripts; delete the attribute")
+            elif name == "style":
+                add("html-style", f"removed a style attribute from <{tag}>",
+                    "the book's look comes from its styles; use Markdown emphasis instead")
+            elif name == "hidden":
+                add("html-style", f"removed the hidden attribute from <{tag}>: its text shows",
+                    "a book hides nothing from its readers; delete the text instead")
+            elif name in {"href", "src"} and (scheme := _unsafe_scheme(value)):
+                add("html-unsafe-url", f"removed the {scheme}: address from <{tag}>", url_hint)
+    found.sort(key=lambda d: d.line or 0)
+    return found
