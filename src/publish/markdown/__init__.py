@@ -18,6 +18,8 @@ import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from .tables import PandocTablesExtension
+
 
 @dataclass(frozen=True, slots=True)
 class Construct:
@@ -29,7 +31,7 @@ class Construct:
 CONSTRUCTS: tuple[Construct, ...] = (
     Construct("footnotes", lambda: "footnotes", {"BACKLINK_TEXT": ""}),
     Construct("smart punctuation", lambda: "smarty"),
-    Construct("pipe tables", lambda: "tables"),
+    Construct("tables", PandocTablesExtension),  # pipe, simple, multiline and grid tables, captions
     Construct("attribute lists", lambda: "attr_list"),
     # A chapter's own "# Title" is the book's second level: the book title is the first.
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
