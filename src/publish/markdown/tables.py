@@ -41,6 +41,7 @@ from typing import Literal
 from markdown import Markdown
 from markdown.blockprocessors import BlockProcessor
 from markdown.extensions import Extension
+from markdown.preprocessors import NormalizeWhitespace
 
 from ..diagnostics import Diagnostic, warning
 
@@ -797,13 +798,24 @@ class TableProcessor(BlockProcessor):
                 td.set("colspan", str(cell.colspan))
             column += cell.colspan
             if cell.blocks:
-                self.parser.parseChunk(td, cell.text)
+                self.parser.parseChunk(td, self._prepared(cell.text))
                 if len(td) == 1 and td[0].tag == "p" and not (td.text or "").strip() and not len(td[0]):
                     # One paragraph alone in a cell is the cell's text, as Pandoc makes it "Plain".
                     td.text = td[0].text
                     td.remove(td[0])
             else:
                 td.text = cell.text
+
+
+    def _prepared(self, text: str) -> str:
+        """A grid cell's text through the preprocessors the document went through: a fenced code
+        block or raw HTML is read by a preprocessor, which never saw it behind the cell's border."""
+        lines = text.split("\n")
+        for preprocessor in self.parser.md.preprocessors:
+            # Normalising again would strip the placeholders earlier preprocessors left in the text.
+            if not isinstance(preprocessor, NormalizeWhitespace):
+                lines = preprocessor.run(lines)
+        return "\n".join(lines)
 
 
 class PandocTablesExtension(Extension):
