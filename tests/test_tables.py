@@ -272,3 +272,100 @@ def test_table_like_junk_never_raises(lines: list[str]) -> None:
     source = "\n".join(lines) + "\n"
     lxml.html.fragment_fromstring(chapter_html(source), create_parent="div")
     table_problems(source, Path("a.md"))
+
+
+# --- How tables look in every edition (real builds, real validators) -----------------------
+
+@pytest.fixture(scope="module")
+def printed_tables():  # noqa: ANN201 - printed.PrintedPdf
+    from printed import printed
+
+    return printed("tables")
+
+
+def _text_block_of(pdf, page) -> tuple[float, float]:  # noqa: ANN001
+    from printed import POINTS
+
+    width = float(pdf.reader.pages[page.index].trimbox.width)
+    inside, outside = pdf.margins.gutter * POINTS, pdf.margins.outside * POINTS
+    return (inside, width - outside) if page.recto else (outside, width - inside)
+
+
+def _table_pages(pdf) -> list:  # noqa: ANN001
+    first = min(pdf.chapter_openings().values())
+    return [pdf.page(i) for i in range(first, len(pdf))]
+
+
+@pytest.mark.e2e
+def test_no_table_runs_past_the_text_block(printed_tables) -> None:  # noqa: ANN001
+    pages = _table_pages(printed_tables)
+    wide = [p for p in pages if "Crash" in p.words() + " ".join(line.text for line in p.notes)]
+    assert wide, "the wide table is missing from the print edition"
+    for page in pages:
+        left, right = _text_block_of(printed_tables, page)
+        for line in page.text + page.notes:
+            assert left - 1 <= line.x0 and line.x1 <= right + 1, f"page {page.label}: {line.text!r} runs past the text"
+
+
+@pytest.mark.e2e
+def test_a_long_table_repeats_its_head_on_every_page_it_crosses(printed_tables) -> None:  # noqa: ANN001
+    crossed = []
+    for page in _table_pages(printed_tables):
+        texts = [line.text for line in page.text]
+        rows = [n for n, text in enumerate(texts) if re.fullmatch(r"\d+ June \w+ \d+ .+", text)]
+        if rows:
+            crossed.append(page.index)
+            assert texts[rows[0] - 1] == "Date Item Shillings Note", f"page {page.label} lacks the head"
+    assert len(crossed) >= 3 and crossed == list(range(crossed[0], crossed[-1] + 1))
+
+
+@pytest.mark.e2e
+def test_a_caption_shares_its_page_with_the_head_of_its_table(printed_tables) -> None:  # noqa: ANN001
+    captions = {"Tempos a drummer meets.": "Tempo", "A grid table with lists in cells.": "Fruit",
+                "The household accounts for June.": "Date", "Two charts from the film.": "Piece"}
+    seen = {}
+    for page in _table_pages(printed_tables):
+        texts = [line.text for line in page.text]
+        for caption in captions:
+            if caption in texts:
+                # A head set at the foot of its row (a two-line neighbour) may stand a line lower.
+                after = texts[texts.index(caption) + 1:texts.index(caption) + 3]
+                seen[caption] = captions[caption] if any(t.startswith(captions[caption]) for t in after) else after
+    assert seen == captions
+
+
+@pytest.mark.e2e
+def test_the_book_of_tables_passes_epubcheck_and_ace() -> None:
+    from printed import built
+    from validators import run_ace, run_epubcheck
+
+    epub = built("tables").epub
+    report = run_epubcheck(epub)
+    assert report.ok and not report.messages, report.summary()
+    ace = run_ace(epub)
+    assert ace.outcome == "pass" and not ace.violations, ace
+
+
+@pytest.mark.e2e
+def test_no_table_outgrows_a_phone_in_the_web_edition(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from publish.build import build
+
+    result = build(Path(__file__).parent / "books" / "tables", tmp_path, formats=("html",), source_date_epoch="1700000000")
+    assert not result.diagnostics, "\n".join(map(str, result.diagnostics))
+    index = next(p for p in result.outputs if p.is_dir()) / "index.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for width in (390, 1366):
+                page = browser.new_page(viewport={"width": width, "height": 844})
+                page.goto(index.as_uri())
+                overflowing = page.evaluate("""() => [...document.querySelectorAll('table')]
+                    .filter(t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1)
+                    .map(t => t.rows[0].textContent.trim().slice(0, 40))""")
+                assert page.evaluate("document.querySelectorAll('table').length") == 10
+                assert overflowing == [], f"at {width}px"
+                page.close()
+        finally:
+            browser.close()
