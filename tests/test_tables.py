@@ -369,3 +369,17 @@ def test_no_table_outgrows_a_phone_in_the_web_edition(tmp_path: Path) -> None:
                 page.close()
         finally:
             browser.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab -|é„\u00ad\u200b\u0301魚"), max_size=24),
+       st.lists(st.integers(0, 24), min_size=1, max_size=4, unique=True))
+def test_a_line_is_cut_into_columns_by_what_each_character_takes(line: str, starts: list[int]) -> None:
+    from publish.markdown.tables import _split_columns
+
+    starts = sorted(starts)
+    expected, column = [""] * (len(starts) + 1), 0
+    for char in line:  # a character belongs to the column it starts in
+        expected[sum(column >= s for s in starts)] += char
+        column += char_width(char)
+    assert _split_columns(line, starts) == expected

@@ -30,6 +30,7 @@ Pandoc drops too (cells past the last column of a pipe table's dashes) is named 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import xml.etree.ElementTree as etree
@@ -148,6 +149,7 @@ def _blank(line: str | None) -> bool:
     return line is None or not line.strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def char_width(char: str) -> int:
     """How many columns of a monospaced source a character takes (0 for combining marks)."""
     if unicodedata.combining(char) or unicodedata.category(char) in {"Mn", "Me", "Cf"}:
@@ -155,12 +157,21 @@ def char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in {"W", "F"} else 1
 
 
-def _width(text: str) -> int:
-    return sum(char_width(c) for c in text)
+# Characters that may not take exactly one column: all but printable Latin and punctuation (a soft
+# hyphen takes none).
+_NOT_NARROW = re.compile("[^\x20-\x7e\xa0-\xac\xae-\u02ff\u2010-\u2027\u2030-\u205e]")
+
+
+def _narrow(line: str) -> bool:
+    """Whether every character of the line takes one column (most lines: a quick way through)."""
+    return _NOT_NARROW.search(line) is None
 
 
 def _split_columns(line: str, starts: Sequence[int]) -> list[str]:
     """The line cut at the given columns: the text before `starts[0]`, then one piece per column."""
+    if _narrow(line):
+        edges = [0, *starts, max(len(line), starts[-1])]
+        return [line[a:b] for a, b in zip(edges, edges[1:])]
     pieces = [""] * (len(starts) + 1)
     column, piece = 0, 0
     for char in line:
@@ -173,9 +184,14 @@ def _split_columns(line: str, starts: Sequence[int]) -> list[str]:
 
 def _crossing(line: str, starts: Sequence[int]) -> str | None:
     """A word of the line that a column edge cuts in two, if any."""
+    edges = set(starts[1:])
+    if _narrow(line):
+        for edge in sorted(edges):
+            if 0 < edge < len(line) and not line[edge].isspace() and not line[edge - 1].isspace():
+                return line[:edge].split()[-1] + line[edge:].split()[0]
+        return None
     column = 0
     previous = " "
-    edges = set(starts[1:])
     for index, char in enumerate(line):
         if column in edges and not char.isspace() and not previous.isspace():
             words = re.findall(r"\S+", line[:index])[-1:] + re.findall(r"\S+", line[index:])[:1]
