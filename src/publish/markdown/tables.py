@@ -296,7 +296,8 @@ class _Columns:
 
 
 def _is_footer(lines: Lines, index: int) -> bool:
-    return _Columns.read(lines.get(index)) is not None and _blank(lines.get(index + 1))
+    """A line of dashes ends a simple or multiline table, whatever follows it (Pandoc 3)."""
+    return _Columns.read(lines.get(index)) is not None
 
 
 def _dash_line_is_setext(line: str) -> bool:
@@ -383,7 +384,7 @@ def _multiline(lines: Lines, start: int, *, headless: bool, problems: list[Probl
     if not body or not _is_footer(lines, index):
         if body and not headless:
             problems.append(Problem(start, "table-unclosed", "the multiline table has no closing line of dashes, "
-                                    "so it is not read as one", "end the table with a line of dashes and a blank line"))
+                                    "so it is not read as one table", "end the table with a line of dashes and a blank line"))
         return None
     return Table("multiline", aligns, head, tuple(body), widths=columns.widths()), index + 1
 
@@ -728,7 +729,8 @@ def read_table(lines: Lines, start: int, problems: list[Problem] | None = None) 
         found: list[Problem] = []
         read = attempt(found)
         if read is not None:
-            failed = found
+            # A multiline table left open is read as something else: say so all the same.
+            failed = [p for p in failed if p.code == "table-unclosed"] + found
             break
         failed += [p for p in found if p.code in _FAILURES]
     if problems is not None:
