@@ -34,8 +34,8 @@ import functools
 import re
 import unicodedata
 import xml.etree.ElementTree as etree
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -88,7 +88,7 @@ class Problem:
 
 # --- Lines -----------------------------------------------------------------------------------
 
-class Lines(Sequence[str]):
+class Lines:
     """The lines of successive Markdown blocks, read only as far as a table needs them.
 
     Blocks are the text between blank lines, as Python-Markdown splits it; joined back with one
@@ -116,16 +116,11 @@ class Lines(Sequence[str]):
             pass
         return self.lines[index] if 0 <= index < len(self.lines) else None
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index: int) -> str:
         line = self.get(index)
         if line is None:
             raise IndexError(index)
         return line
-
-    def __len__(self) -> int:
-        while self._load():
-            pass
-        return len(self.lines)
 
     def block_start(self, block: int) -> int | None:
         while block >= len(self.starts) and self._load():
@@ -384,7 +379,7 @@ def _multiline(lines: Lines, start: int, *, headless: bool, problems: list[Probl
     if not body or not _is_footer(lines, index):
         if body and not headless:
             problems.append(Problem(start, "table-unclosed", "the multiline table has no closing line of dashes, "
-                                    "so it is not read as one table", "end the table with a line of dashes and a blank line"))
+                                    "so it is not read as one table", "end the table with a line of dashes"))
         return None
     return Table("multiline", aligns, head, tuple(body), widths=columns.widths()), index + 1
 
@@ -396,7 +391,7 @@ _DELIMITER = re.compile(rf"^ {{0,3}}(\|)?({_DELIMITER_CELL}(?:[|+]{_DELIMITER_CE
 # What a pipe inside does not split: code spans, math, raw HTML tags and backslash escapes.
 _PROTECTED = re.compile(r"(`+)(?:.*?[^`])?\1(?!`)|\$\$.+?\$\$|\$(?!\s)(?:[^$\\]|\\.)+?(?<!\s)\$(?!\d)"
                         r"|\\\(.+?\\\)|<[A-Za-z/!][^<>]*>|\\.")
-_LINK_TARGET = re.compile(r"\]\([^)]*\)|<[^<>]*>|[*_`\\]")
+_MARKUP = re.compile(r"\]\([^)]*\)|<[^<>]*>|[*_`\\]")
 
 
 def _pipe_cells(line: str) -> list[str] | None:
@@ -426,7 +421,7 @@ def _pipe_cells(line: str) -> list[str] | None:
 
 def _plain_length(markdown: str) -> int:
     """About how long a cell's text is once its markup is gone (Pandoc's `stringify`)."""
-    return len(_LINK_TARGET.sub("", markdown))
+    return len(_MARKUP.sub("", markdown))
 
 
 def _pipe(lines: Lines, start: int, *, problems: list[Problem]) -> tuple[Table, int] | None:
