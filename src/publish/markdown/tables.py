@@ -300,21 +300,27 @@ def _dash_line_is_setext(line: str) -> bool:
     return bool(re.fullmatch(r"-+ *", line))
 
 
+def _headless(lines: Lines, start: int) -> tuple[_Columns, tuple[Align, ...]] | None:
+    """A headless table opens with its line of dashes; its first row says how columns align."""
+    columns = _Columns.read(lines.get(start))
+    if columns is None or _blank(lines.get(start + 1)):
+        return None
+    return columns, columns.align([[chunk] for chunk in columns.chunks(lines[start + 1])])
+
+
 def _simple(lines: Lines, start: int, *, headless: bool, problems: list[Problem]) -> tuple[Table, int] | None:
     if headless:
-        columns = _Columns.read(lines.get(start))
-        first = start + 1
-        if columns is None or _blank(lines.get(first)):
+        if (opened := _headless(lines, start)) is None:
             return None
-        aligns = columns.align([[chunk] for chunk in columns.chunks(lines[first])])
-        head: tuple[Row, ...] = ()
+        columns, aligns = opened
+        first, head = start + 1, ()
     else:
         header = lines.get(start)
         columns = _Columns.read(lines.get(start + 1))
         if _blank(header) or columns is None or _dash_line_is_setext(lines[start + 1]):
             return None
         aligns = columns.align([[chunk] for chunk in columns.chunks(header)])
-        head = (tuple(Cell(text) for text in columns.cells(header)),)
+        head: tuple[Row, ...] = (tuple(Cell(text) for text in columns.cells(header)),)
         first = start + 2
     index, body = first, []
     while not _blank(lines.get(index)) and not _is_footer(lines, index):
@@ -338,12 +344,10 @@ def _check_crossing(line: str, columns: _Columns, index: int, problems: list[Pro
 
 def _multiline(lines: Lines, start: int, *, headless: bool, problems: list[Problem]) -> tuple[Table, int] | None:
     if headless:
-        columns = _Columns.read(lines.get(start))
-        first = start + 1
-        if columns is None or _blank(lines.get(first)):
+        if (opened := _headless(lines, start)) is None:
             return None
-        aligns = columns.align([[chunk] for chunk in columns.chunks(lines[first])])
-        head: tuple[Row, ...] = ()
+        columns, aligns = opened
+        first, head = start + 1, ()
     else:
         if _Columns.read(lines.get(start)) is None or _blank(lines.get(start + 1)):
             return None
@@ -359,7 +363,7 @@ def _multiline(lines: Lines, start: int, *, headless: bool, problems: list[Probl
             return None
         aligns = columns.align([list(chunks) for chunks in zip(*(columns.chunks(line) for line in header_lines))])
         texts = zip(*(columns.cells(line) for line in header_lines))
-        head = (tuple(Cell("\n".join(parts).strip()) for parts in texts),)
+        head: tuple[Row, ...] = (tuple(Cell("\n".join(parts).strip()) for parts in texts),)
         first = index + 1
     index, body = first, []
     while True:
