@@ -18,6 +18,11 @@ import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from .breaks import BackslashBreaksExtension
+from .header_refs import HeaderReferencesExtension
+from .inline_notes import InlineNotesExtension
+from .spans import BracketedSpansExtension
+
 
 @dataclass(frozen=True, slots=True)
 class Construct:
@@ -28,9 +33,17 @@ class Construct:
 
 CONSTRUCTS: tuple[Construct, ...] = (
     Construct("footnotes", lambda: "footnotes", {"BACKLINK_TEXT": ""}),
+    Construct("inline notes", InlineNotesExtension),
+    # Pandoc's ^super^ and ~sub~: no spaces inside unless escaped; ~~strikeout~~ is <del>.
+    # Pandoc has no ^^insert^^, so the caret reads only superscripts.
+    Construct("superscript", lambda: "pymdownx.caret", {"insert": False}),
+    Construct("subscript and strikeout", lambda: "pymdownx.tilde"),
     Construct("smart punctuation", lambda: "smarty"),
     Construct("pipe tables", lambda: "tables"),
     Construct("attribute lists", lambda: "attr_list"),
+    Construct("bracketed spans", BracketedSpansExtension),
+    Construct("backslash line breaks", BackslashBreaksExtension),
+    Construct("implicit header references", HeaderReferencesExtension),
     # A chapter's own "# Title" is the book's second level: the book title is the first.
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
