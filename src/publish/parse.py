@@ -25,7 +25,7 @@ from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
-from .markdown import make_markdown
+from .markdown import make_markdown, source_problems
 from .remote import RemoteImages
 from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
 
@@ -137,6 +137,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
                                 line=_line_of(source.text, forbidden[0]),
                                 hint="they are usually left over from a copy and paste; delete them"))
     problems += unsafe_html(source.text, shown)
+    problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
 

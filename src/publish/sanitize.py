@@ -140,6 +140,11 @@ def _blank(match: re.Match[str]) -> str:
     return re.sub(r"[^\n]", " ", match[0])
 
 
+def without_code(text: str) -> str:
+    """The Markdown source with its code (fenced, indented, spans) blanked out, lines kept."""
+    return _CODE.sub(_blank, text)
+
+
 def _unsafe_scheme(address: str) -> str | None:
     scheme = urlsplit(address.strip()).scheme.lower()
     # A one-letter "scheme" is a Windows drive (C:\...): reported as an absolute path instead.

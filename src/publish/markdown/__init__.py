@@ -11,16 +11,22 @@ Named `publish.markdown`; inside this package `import markdown` is still Python-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from ..diagnostics import Diagnostic, warning
+from ..sanitize import without_code
+from . import fenced_divs, raw_tex
 from .breaks import BackslashBreaksExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
+from .line_blocks import LineBlocksExtension
+from .problems import Problem
 from .spans import BracketedSpansExtension
 
 
@@ -44,12 +50,26 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("bracketed spans", BracketedSpansExtension),
     Construct("backslash line breaks", BackslashBreaksExtension),
     Construct("implicit header references", HeaderReferencesExtension),
+    Construct("fenced divs", fenced_divs.FencedDivsExtension),
+    Construct("line blocks", LineBlocksExtension),
+    Construct("raw TeX", raw_tex.RawTexExtension),
     # A chapter's own "# Title" is the book's second level: the book title is the first.
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", lambda: "sane_lists"),
 )
+
+
+# What constructs find wrong in a chapter's source (code blanked out first), each with its line.
+PROBLEMS: tuple[Callable[[str], Iterator[Problem]], ...] = (fenced_divs.problems, raw_tex.problems)
+
+
+def source_problems(text: str, shown: Path) -> list[Diagnostic]:
+    """The warnings the constructs have for one chapter's source."""
+    source = without_code(text)
+    return [warning(p.code, p.message, file=shown, line=p.line, hint=p.hint)
+            for find in PROBLEMS for p in find(source)]
 
 
 def make_markdown(constructs: tuple[Construct, ...] = CONSTRUCTS) -> markdown.Markdown:
