@@ -29,7 +29,7 @@ _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
     "a": {"href", "hreflang"},
     "img": {"src", "alt", "width", "height"},
-    "ol": {"start", "reversed"},
+    "ol": {"start", "reversed", "type"},
     "td": {"colspan", "rowspan", "headers"},
     "th": {"colspan", "rowspan", "headers", "scope"},
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
@@ -62,6 +62,8 @@ def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
         return value.lower() if value.lower() in _DIRECTIONS else None
     if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
         return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "type":
+        return value if element == "ol" and value in {"1", "a", "A", "i", "I"} else None
     if attribute == "role":
         return None  # the editions write their own roles; an author's may be invalid ARIA
     if attribute == "id":

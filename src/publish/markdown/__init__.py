@@ -26,6 +26,7 @@ from .breaks import BackslashBreaksExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
 from .line_blocks import LineBlocksExtension
+from .lists import PandocListsExtension
 from .problems import Problem
 from .spans import BracketedSpansExtension
 
@@ -57,7 +58,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
-    Construct("lists", lambda: "sane_lists"),
+    Construct("lists", PandocListsExtension),
 )
 
 
