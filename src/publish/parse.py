@@ -27,7 +27,7 @@ from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
 from .markdown import make_markdown, source_problems
 from .remote import RemoteImages
-from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
+from .sanitize import XML_FORBIDDEN, keep_open, repair_content_model, sanitize, unsafe_html
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -86,6 +86,7 @@ def _plain(element: etree._Element) -> str:
 
 
 def _inner_html(element: etree._Element) -> str:
+    keep_open(element)
     parts = [_escape(element.text or "")]
     parts += [etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in element]
     return "".join(parts)

@@ -118,6 +118,17 @@ def repair_content_model(root: etree._Element) -> None:
                 changed = True
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def keep_open(root: etree._Element) -> None:
+    """Give every empty element that is not void an empty text, so that serialised as XML it is
+    `<div></div>`: an HTML parser reads `<div/>` as a div that never closes, holding the rest."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag not in _VOID and element.text is None and not len(element):
+            element.text = ""
+
+
 # Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
 # blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
 _CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",

@@ -50,5 +50,6 @@ class LineBlockProcessor(BlockProcessor):
 
 class LineBlocksExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        # After pipe tables (75), whose rows also begin with "|".
-        md.parser.blockprocessors.register(LineBlockProcessor(md.parser), "line_block", 74)
+        # Before pipe tables (75), which would take "| one\n|\n| two" for one; a block with a
+        # delimiter row is left to them (`test`).
+        md.parser.blockprocessors.register(LineBlockProcessor(md.parser), "line_block", 76)
