@@ -247,7 +247,9 @@ def render_pdf(book: Book, *, profile: str | None = None,
                 gc.collect()  # the first layout's pages, before the second's
             html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
                                    base_url=str(book.root) + "/", url_fetcher=fetcher)
-            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True)
+            # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
+            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
+                                   presentational_hints=True)
             actual = margins_for(book.config, len(document.pages))
             if actual == margins:
                 break
