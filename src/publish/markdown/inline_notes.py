@@ -23,26 +23,10 @@ from markdown.extensions.footnotes import FN_BACKLINK_TEXT, NBSP_PLACEHOLDER, Fo
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
+from .scan import group_end
+
 _CARRIER = "data-inline-note"  # the attribute of the element that carries a note to the list
 _LABEL = "inline-note-{}"
-
-
-def _closing_bracket(data: str, start: int) -> int | None:
-    """The index of the `]` that closes the `[` before `start`, brackets nested and `\\]` escaped."""
-    depth, i = 1, start
-    while i < len(data):
-        char = data[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
 
 
 class InlineNoteProcessor(InlineProcessor):
@@ -53,9 +37,10 @@ class InlineNoteProcessor(InlineProcessor):
         self.extension = extension
 
     def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | None, int | None, int | None]:
-        end = _closing_bracket(data, m.end())
-        if end is None:
+        after = group_end(data, m.end() - 1, "[", "]")
+        if after is None:
             return None, None, None
+        end = after - 1
         label = self.extension.next_label()
         footnotes = self.extension.footnotes
         sup = etree.Element("sup", {"id": footnotes.makeFootnoteRefId(label, found=True)})

@@ -26,6 +26,7 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from .problems import Problem
+from .scan import group_end
 
 # The page breaks: the class the print CSS breaks on.
 PAGE_BREAKS = {"newpage": "page-break", "pagebreak": "page-break", "clearpage": "page-break",
@@ -45,24 +46,6 @@ _HINTS = {
 _DEFAULT_HINT = "it means something only to LaTeX; delete it, or write what it does in Markdown"
 
 
-def _group_end(text: str, start: int, opening: str, closing: str) -> int | None:
-    """The index just past the group that opens at `start`, nested groups and `\\x` skipped."""
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
 def command_end(text: str, start: int) -> int:
     """Where the command starting at `text[start]` (a backslash and a word) ends, arguments included."""
     word = _WORD.match(text, start)
@@ -77,7 +60,7 @@ def command_end(text: str, start: int) -> int:
         while j < len(text) and text[j] in " \t":
             j += 1
         if j < len(text) and text[j] in "[{":
-            end = _group_end(text, j, text[j], "]" if text[j] == "[" else "}")
+            end = group_end(text, j, text[j], "]" if text[j] == "[" else "}")
             if end is None:
                 return j
             i = end
