@@ -27,6 +27,7 @@ class NoBreakSpace(InlineProcessor):
 
 class BackslashBreaksExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        # Above Python-Markdown's escapes (180), which would otherwise keep the backslash.
-        md.inlinePatterns.register(HardBreak(r"(?<!\\)\\\n"), "backslash_break", 186)
-        md.inlinePatterns.register(NoBreakSpace(r"(?<!\\)\\ "), "escaped_space", 186)
+        # Above Python-Markdown's escapes (180), which would otherwise keep the backslash; below
+        # math (185), where "\ " is TeX's own space.
+        md.inlinePatterns.register(HardBreak(r"(?<!\\)\\\n"), "backslash_break", 184)
+        md.inlinePatterns.register(NoBreakSpace(r"(?<!\\)\\ "), "escaped_space", 184)

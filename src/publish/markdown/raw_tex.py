@@ -7,7 +7,8 @@ other format; a book has no LaTeX output. What Pandoc reads as raw TeX is read t
 `\clearpage` on a block of their own become `<div class="page-break">`, which the print edition
 breaks the page on and the reflowable editions do not show (`\cleardoublepage`: the next page
 is a recto, `page-break recto`). Everything else goes, with one warning per command from
-`problems`, which scans the source with the same reading of a command.
+`problems`, which scans the source with the same reading of a command; a paragraph of nothing
+but `\newcommand` definitions is Pandoc's `latex_macros`, for the math, and warns of nothing.
 
 Code spans and escapes come first: `\\newpage` is a backslash and a word. Math (`$\alpha$`) must
 be read before this (inline priority above 175) so its commands stay math.
@@ -31,6 +32,8 @@ from .scan import group_end
 # The page breaks: the class the print CSS breaks on.
 PAGE_BREAKS = {"newpage": "page-break", "pagebreak": "page-break", "clearpage": "page-break",
                "cleardoublepage": "page-break recto"}
+# A block of nothing but these defines macros for the math (Pandoc's latex_macros): no warning.
+MACROS = {"newcommand", "renewcommand"}
 _WORD = re.compile(r"\\([A-Za-z]+)\*?")
 _BEGIN = re.compile(r"\\begin\s*\{([^{}\n]+)\}")
 _CONTEXT_START = re.compile(r"\\start([A-Za-z]*)")
@@ -180,12 +183,19 @@ def problems(text: str) -> Iterator[Problem]:
     text = _without_math(text)
     for start, end, name in commands(text, blocks=True):
         line = text.count("\n", 0, start) + 1
+        if name in MACROS and _only_macros(_block_around(text, start)):
+            continue  # Pandoc's latex_macros: definitions for the math construct, which prints none
         if name not in PAGE_BREAKS:
             yield Problem("raw-tex", f"removed the raw TeX {_shown(text[start:end])}", line,
                           _HINTS.get(name, _DEFAULT_HINT))
         elif only_tex(_block_around(text, start)) is None:
             yield Problem("tex-page-break-inline", f"\\{name} inside a paragraph was ignored", line,
                           f"put \\{name} on a line of its own, with a blank line before and after it")
+
+
+def _only_macros(block: str) -> bool:
+    found = only_tex(block)
+    return found is not None and all(name in MACROS for _, _, name in found)
 
 
 def _block_around(text: str, i: int) -> str:
