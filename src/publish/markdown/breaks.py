@@ -15,19 +15,15 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 
 
-class HardBreak(InlineProcessor):
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:
-        return etree.Element("br"), m.start(), m.end()
+class BackslashBreak(InlineProcessor):
+    """One pattern for both (each inline pattern is one more pass over every paragraph's text)."""
 
-
-class NoBreakSpace(InlineProcessor):
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:
-        return "\u00a0", m.start(), m.end()
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | str, int, int]:
+        return (etree.Element("br") if m[1] == "\n" else "\u00a0"), m.start(), m.end()
 
 
 class BackslashBreaksExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         # Above Python-Markdown's escapes (180), which would otherwise keep the backslash; below
-        # math (185), where "\ " is TeX's own space.
-        md.inlinePatterns.register(HardBreak(r"(?<!\\)\\\n"), "backslash_break", 184)
-        md.inlinePatterns.register(NoBreakSpace(r"(?<!\\)\\ "), "escaped_space", 184)
+        # math (185), where a backslash and a space is TeX's own space.
+        md.inlinePatterns.register(BackslashBreak(r"(?<!\\)\\([\n ])"), "backslash_break", 184)
