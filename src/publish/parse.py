@@ -24,11 +24,17 @@ from markdown.extensions.toc import slugify, slugify_unicode
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
-from .model import Asset, Book, Chapter, Heading, Note
-from .markdown import make_markdown
+from .markdown import make_markdown, source_problems
 from .markdown.tables import table_problems
+from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
-from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
+from .sanitize import (
+    XML_FORBIDDEN,
+    keep_open,
+    repair_content_model,
+    sanitize,
+    unsafe_html,
+)
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -82,6 +88,7 @@ def _plain(element: etree._Element) -> str:
 
 
 def _inner_html(element: etree._Element) -> str:
+    keep_open(element)
     parts = [_escape(element.text or "")]
     parts += [etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in element]
     return "".join(parts)
@@ -134,6 +141,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
                                 hint="they are usually left over from a copy and paste; delete them"))
     problems += unsafe_html(source.text, shown)
     problems += table_problems(source.text, shown)
+    problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
 

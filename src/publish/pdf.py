@@ -77,6 +77,13 @@ class PdfEdition:
     pages: int
 
 
+def _one_line(html: str) -> str:
+    """A note's text with its line breaks made spaces (code aside): WeasyPrint 70 stops with an
+    AssertionError on a space before a line break inside a `float: footnote` element."""
+    parts = re.split(r"(<pre\b.*?</pre>)", html, flags=re.DOTALL)
+    return "".join(part if part.startswith("<pre") else re.sub(r"[ \t]*\n[ \t]*", " ", part) for part in parts)
+
+
 def _inline_notes(chapter: Chapter) -> Chapter:
     """Put each note where it is called, as WeasyPrint's `float: footnote` wants it."""
     if not chapter.notes:
@@ -87,7 +94,7 @@ def _inline_notes(chapter: Chapter) -> Chapter:
         note = notes.get(match[2])
         if note is None:
             return match[0]
-        body = re.sub(r"<p\b[^>]*>", '<span class="para">', note.html).replace("</p>", "</span>")
+        body = re.sub(r"<p\b[^>]*>", '<span class="para">', _one_line(note.html)).replace("</p>", "</span>")
         return f'<span class="footnote" id="{note.id}">{body}</span>'
 
     html = re.sub(r'<a class="noteref" id="([^"]+)" href="#([^"]+)" role="doc-noteref">[^<]*</a>', inline, chapter.html)
@@ -247,7 +254,9 @@ def render_pdf(book: Book, *, profile: str | None = None,
                 gc.collect()  # the first layout's pages, before the second's
             html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
                                    base_url=str(book.root) + "/", url_fetcher=fetcher)
-            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True)
+            # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
+            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
+                                   presentational_hints=True)
             actual = margins_for(book.config, len(document.pages))
             if actual == margins:
                 break

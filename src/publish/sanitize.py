@@ -29,7 +29,7 @@ _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
     "a": {"href", "hreflang"},
     "img": {"src", "alt", "width", "height"},
-    "ol": {"start", "reversed"},
+    "ol": {"start", "reversed", "type"},
     "td": {"colspan", "rowspan", "headers"},
     "th": {"colspan", "rowspan", "headers", "scope"},
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
@@ -69,6 +69,8 @@ def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
         return value.lower() if value.lower() in _DIRECTIONS else None
     if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
         return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "type":
+        return value if element == "ol" and value in {"1", "a", "A", "i", "I"} else None
     if attribute == "role":
         return None  # the editions write their own roles; an author's may be invalid ARIA
     if attribute == "id":
@@ -125,6 +127,17 @@ def repair_content_model(root: etree._Element) -> None:
                 changed = True
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def keep_open(root: etree._Element) -> None:
+    """Give every empty element that is not void an empty text, so that serialised as XML it is
+    `<div></div>`: an HTML parser reads `<div/>` as a div that never closes, holding the rest."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag not in _VOID and element.text is None and not len(element):
+            element.text = ""
+
+
 # Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
 # blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
 _CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",
@@ -147,6 +160,11 @@ def _xml_reference(match: re.Match[str]) -> str:
 
 def _blank(match: re.Match[str]) -> str:
     return re.sub(r"[^\n]", " ", match[0])
+
+
+def without_code(text: str) -> str:
+    """The Markdown source with its code (fenced, indented, spans) blanked out, lines kept."""
+    return _CODE.sub(_blank, text)
 
 
 def _unsafe_scheme(address: str) -> str | None:
