@@ -26,6 +26,7 @@ from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
 from .markdown import make_markdown
+from .markdown.math import formula_problems, plain_text
 from .remote import RemoteImages
 from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
 
@@ -82,7 +83,7 @@ def _line_of(text: str, needle: str) -> int | None:
 
 
 def _plain(element: etree._Element) -> str:
-    return re.sub(r"\s+", " ", element.text_content()).strip()
+    return plain_text(element)  # formulas as "x²", not "x2"
 
 
 def _inner_html(element: etree._Element) -> str:
@@ -139,6 +140,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
     problems += unsafe_html(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
+    problems += formula_problems(root, source.text, shown)
 
     first = next(iter(root), None)
     if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):
