@@ -37,6 +37,7 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
 
 MATHML = "http://www.w3.org/1998/Math/MathML"
@@ -191,6 +192,25 @@ def _check(element: ET.Element) -> None:
             raise MathError(f"{command[0]} is not a command this converter knows")
 
 
+_ROWS = {"math", "mrow", "msqrt", "mstyle", "mtd", "mpadded", "mphantom", "menclose", "merror"}
+_SIGNS = {"+", "−", "-", "±", "∓"}
+_CLOSING = {")", "]", "}", "|", "‖", "⟩", "⌉", "⌋", "!", "′", "″", "‴", "%"}
+
+
+def _unary_signs(math: ET.Element) -> None:
+    """Mark a sign that opens its row or follows another operator ("= −0,40") as a prefix, as TeX
+    sets it (no space after it); latex2mathml leaves it infix, which renderers space as in a − b."""
+    for row in math.iter():
+        if row.tag not in _ROWS:
+            continue
+        previous = None
+        for child in row:
+            if child.tag == "mo" and child.text in _SIGNS and "form" not in child.attrib and (
+                    previous is None or (previous.tag == "mo" and previous.text not in _CLOSING)):
+                child.set("form", "prefix")
+            previous = child
+
+
 def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
     """The formula as a MathML `<math>` element (xml.etree, as Python-Markdown builds its tree).
 
@@ -211,6 +231,7 @@ def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
             node.text = AtomicString(html.unescape(node.text))
         if node.tail:
             node.tail = AtomicString(html.unescape(node.tail))
+    _unary_signs(math)
     math.attrib.clear()
     math.set("xmlns", MATHML)
     math.set("display", "block" if display else "inline")
@@ -290,6 +311,30 @@ class _MathPattern(InlineProcessor):
         return element, start, formula.end
 
 
+WORD_JOINER = "\u2060"
+
+
+class _Joiners(Treeprocessor):
+    """A formula written against a word ("$\\beta$-Strahlen", "H$_2$O") stays on its line with
+    it: browsers and WeasyPrint may break on either side of an inline formula or image (Unicode's
+    line-breaking class CB), and a word joiner (class WJ) forbids it."""
+
+    def run(self, root: ET.Element) -> None:
+        for parent in root.iter():
+            previous = None
+            for child in parent:
+                if child.tag == "math":
+                    before = parent.text if previous is None else previous.tail
+                    if before and not before[-1].isspace() and before[-1] != WORD_JOINER:
+                        if previous is None:
+                            parent.text = before + WORD_JOINER
+                        else:
+                            previous.tail = before + WORD_JOINER
+                    if child.tail and not child.tail[0].isspace():
+                        child.tail = WORD_JOINER + child.tail
+                previous = child
+
+
 class MathExtension(Extension):
     def __init__(self, **kwargs: object) -> None:
         self.config = {"single_backslash": [False, "also read \\(…\\) and \\[…\\] (Pandoc's tex_math_single_backslash)"]}
@@ -301,6 +346,7 @@ class MathExtension(Extension):
         # Before the escapes (180), which would take a formula's backslashes; after code spans (190).
         md.inlinePatterns.register(_MathPattern(md, single_backslash=bool(self.getConfig("single_backslash")),
                                                 macros=macros), "math", 185)
+        md.treeprocessors.register(_Joiners(md), "math_joiners", 15)  # after the inline patterns (20)
         if "$" not in md.ESCAPED_CHARS:
             md.ESCAPED_CHARS.append("$")  # "\$" is a dollar sign, as in Pandoc
 
@@ -378,4 +424,4 @@ def plain_text(element) -> str:  # noqa: ANN001 - an lxml element
         if node is not element:
             yield node.tail or ""
 
-    return re.sub(r"\s+", " ", "".join(walk(element))).strip()
+    return re.sub(r"\s+", " ", "".join(walk(element)).replace(WORD_JOINER, "")).strip()
