@@ -26,7 +26,7 @@ from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
-from .print_math import draw_math
+from .print_math import draw_math, undrawable
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -271,4 +271,4 @@ def render_pdf(book: Book, *, profile: str | None = None,
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
                      if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
-    return PdfEdition(data, missing + problems, pages, len(document.pages))
+    return PdfEdition(data, missing + undrawable(book) + problems, pages, len(document.pages))

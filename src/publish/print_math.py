@@ -19,12 +19,15 @@ import base64
 import dataclasses
 import functools
 import re
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import lxml.html
 from lxml import etree
 
-from .markdown.math import plain_text
+from .diagnostics import Diagnostic, warning
+from .markdown.math import WORD_JOINER, plain_text
 from .model import Book, Chapter, Heading
 from .templates import STYLES_DIR
 
@@ -58,7 +61,9 @@ def x_height_ratio() -> float:
 @functools.lru_cache(maxsize=4096)
 def draw(mathml: str) -> Drawing:
     """The MathML (a serialised `<math>`) as an SVG drawing. Raises on MathML ziamath cannot lay out."""
-    import ziamath
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ziamath 0.13 finds its font the old way
+        import ziamath
 
     formula = ziamath.Math(mathml, size=_SIZE, font=str(MATH_FONT), margin=_MARGIN)
     svg = formula.svg()
@@ -68,12 +73,18 @@ def draw(mathml: str) -> Drawing:
                    round((box.xmax - box.xmin + 2 * _MARGIN) * scale, 4), round((box.ymin - _MARGIN) * scale, 4))
 
 
+def _drawing(math: etree._Element) -> Drawing | None:
+    try:
+        return draw(etree.tostring(math, encoding="unicode", method="xml", with_tail=False))
+    except Exception:  # noqa: BLE001 - ziamath's own errors, for MathML it cannot lay out
+        return None  # reported by `undrawable`
+
+
 def _image(math: etree._Element) -> etree._Element:
     display = math.get("display") == "block"
     alt = math.get("alttext") or plain_text(math)
-    try:
-        drawing = draw(etree.tostring(math, encoding="unicode", method="xml", with_tail=False))
-    except Exception:  # noqa: BLE001 - ziamath's own errors, for MathML it does not know
+    drawing = _drawing(math)
+    if drawing is None:
         # The formula still reads in the EPUB; in print, its TeX is better than a wrong drawing.
         code = etree.Element("code", {"class": "math-error"})
         code.text = alt
@@ -83,25 +94,36 @@ def _image(math: etree._Element) -> etree._Element:
                                  "style": style})
 
 
-def draw_formulas(html: str) -> str:
-    """The HTML fragment with every formula drawn as an image."""
+def _no_joiners(element: etree._Element) -> None:
+    # A bookmark or running head would carry the word joiners as characters of their own.
+    for node in element.iter():
+        node.text = node.text.replace(WORD_JOINER, "") if node.text else node.text
+        if node is not element:
+            node.tail = node.tail.replace(WORD_JOINER, "") if node.tail else node.tail
+
+
+def draw_formulas(html: str, *, heading: bool = False) -> str:
+    """The HTML fragment with every formula drawn as an image; `heading`: the fragment is a
+    heading's content (a chapter's title, which the template puts in its heading element)."""
     if not _MATH.search(html):
         return html
     container = lxml.html.fragment_fromstring(html, create_parent="div")
     for math in list(container.iter("math")):
         image = _image(math)
         image.tail = math.tail
-        if any(a.tag in _HEADINGS for a in math.iterancestors()):
+        holder = next((a for a in math.iterancestors() if a.tag in _HEADINGS), container if heading else None)
+        if holder is not None:
             hidden = etree.Element("span", {"class": "math-text"})
             hidden.text, hidden.tail, image.tail = plain_text(math), math.tail, None
             math.addnext(hidden)
+            _no_joiners(holder)
         math.getparent().replace(math, image)
     text = (container.text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text + "".join(etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in container)
 
 
 def _heading(heading: Heading) -> Heading:
-    return dataclasses.replace(heading, html=draw_formulas(heading.html))
+    return dataclasses.replace(heading, html=draw_formulas(heading.html, heading=True))
 
 
 def draw_math(book: Book) -> Book:
@@ -112,3 +134,22 @@ def draw_math(book: Book) -> Book:
                                    notes=tuple(dataclasses.replace(n, html=draw_formulas(n.html)) for n in c.notes))
 
     return dataclasses.replace(book, chapters=tuple(chapter(c) for c in book.chapters))
+
+
+def undrawable(book: Book) -> tuple[Diagnostic, ...]:
+    """A warning for each formula the print edition shows as TeX because it could not be drawn."""
+    found = []
+    for chapter in book.chapters:
+        fragments = [chapter.title.html, chapter.html, *(n.html for n in chapter.notes)]
+        for fragment in filter(_MATH.search, fragments):
+            for math in lxml.html.fragment_fromstring(fragment, create_parent="div").iter("math"):
+                if _drawing(math) is None:
+                    tex = math.get("alttext") or plain_text(math)
+                    source = book.root / chapter.source
+                    text = source.read_text(encoding="utf-8-sig") if source.is_file() else ""
+                    line = text.count("\n", 0, text.find(tex)) + 1 if tex and tex in text else None
+                    found.append(warning("math-print", f"the formula {tex} cannot be drawn for print; the PDF shows "
+                                         "its TeX (the EPUB and the web edition show it as MathML)",
+                                         file=Path(book.root.name) / chapter.source, line=line,
+                                         hint="write it with more common TeX commands"))
+    return tuple(found)

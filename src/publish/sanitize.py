@@ -114,8 +114,7 @@ _PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details
 def _misplaced(element: etree._Element) -> bool:
     parent = element.getparent()
     if element.tag in MATHML_TAGS and element.tag != "math":
-        # MathML's own content model is not HTML's; outside <math> its elements mean nothing.
-        return not any(ancestor.tag == "math" for ancestor in element.iterancestors())
+        return False  # MathML's own content model is not HTML's (nh3 drops MathML outside <math>)
     if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
         return True
     if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):

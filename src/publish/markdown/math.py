@@ -89,8 +89,8 @@ def _balanced(text: str, at: int) -> int | None:
 def _inline(text: str, start: int, opener: str, closer: str) -> Formula | None:
     """Pandoc's `mathInlineWith`: the formula opening at `start`, if it is one."""
     i = start + len(opener)
-    if opener == "$" and (i >= len(text) or text[i].isspace()):
-        return None
+    if opener == "$" and (i >= len(text) or text[i].isspace()) or text.startswith(closer, i):
+        return None  # Pandoc's many1Till: the formula may not begin with its closer ("$$$" is text)
     parts: list[str] = []
     while i < len(text):
         if parts and text.startswith(closer, i):
@@ -126,7 +126,7 @@ def _display(text: str, start: int, opener: str, closer: str) -> Formula | None:
     """Pandoc's `mathDisplayWith`: anything up to the closer, but no blank line."""
     i = start + len(opener)
     end = text.find(closer, i + 1)
-    if end < 0 or re.search(r"\n[ \t]*\n", text[i:end]):
+    if end < 0 or text.startswith(closer, i) or re.search(r"\n[ \t]*\n", text[i:end]):
         return None
     return Formula(text[i:end].strip(), text[start:end + len(closer)], True, end + len(closer))
 
@@ -136,7 +136,7 @@ def find_formula(text: str, start: int, *, single_backslash: bool = False) -> Fo
     if _escaped(text, start):
         return None
     if text.startswith("$$", start):
-        return _display(text, start, "$$", "$$") or _inline(text, start, "$", "$")
+        return _display(text, start, "$$", "$$")  # nor is it inline math: "$$x$" is "$" and "$x$"
     if text.startswith("$", start):
         return _inline(text, start, "$", "$")
     if single_backslash and text.startswith("\\[", start):
