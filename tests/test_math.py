@@ -150,6 +150,17 @@ def test_mathml_carries_the_tex_as_alttext_and_a_sign_after_an_operator_is_a_pre
     assert [mo.get("form") for mo in to_mathml("a - b", display=False).iter("mo")] == [None]
 
 
+def test_latex2mathml_is_amended_where_tex_sets_it_otherwise() -> None:
+    def xml(tex: str) -> str:
+        return ET.tostring(to_mathml(tex, display=True), encoding="unicode")
+
+    assert '<munder><mo movablelimits="true">lim</mo>' in xml("\\lim_{h\\to 0} f")  # under it, in display
+    assert xml("|x|").count('form="prefix">|') == 1 and xml("|x|").count('form="postfix">|') == 1
+    assert '<mo lspace="0" rspace="0">,</mo>' in xml("0{,}40")  # a braced comma is no punctuation
+    assert "<mi>arg</mi>" in xml("\\arg z")  # an operator name latex2mathml lacks
+    assert 'columnspacing="0.8em"' in xml("\\begin{matrix} a & b \\end{matrix}")
+
+
 @pytest.mark.parametrize(("tex", "reason"), [
     ("\\frac{a", "'{' is never closed"),
     ("x^{2", "'{' is never closed"),

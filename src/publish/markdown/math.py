@@ -195,16 +195,47 @@ def _check(element: ET.Element) -> None:
 _ROWS = {"math", "mrow", "msqrt", "mstyle", "mtd", "mpadded", "mphantom", "menclose", "merror"}
 _SIGNS = {"+", "−", "-", "±", "∓"}
 _CLOSING = {")", "]", "}", "|", "‖", "⟩", "⌉", "⌋", "!", "′", "″", "‴", "%"}
+_BARS = {"|", "‖"}
+# TeX's operator names (\lim, \max, …) that latex2mathml writes as a base with a subscript: in
+# display, TeX sets the subscript under them, which MathML says with <munder> and movablelimits.
+_LIMITS = {"lim", "lim inf", "lim sup", "max", "min", "sup", "inf", "det", "gcd", "Pr", "arg max", "arg min",
+           "inj lim", "proj lim"}
+# TeX's operator names latex2mathml does not know (it writes "\arg" as an identifier).
+_NAMES = {"arg"}
 
 
-def _unary_signs(math: ET.Element) -> None:
-    """Mark a sign that opens its row or follows another operator ("= −0,40") as a prefix, as TeX
-    sets it (no space after it); latex2mathml leaves it infix, which renderers space as in a − b."""
+def _as_tex_sets_it(math: ET.Element) -> None:
+    r"""Amend latex2mathml's MathML where it leaves a renderer to space or place things otherwise
+    than TeX does. Each rule is TeX's own:
+
+    * a sign that opens its row or follows an operator ("= −0,40") is unary: no space after it;
+    * bars in pairs (|x|, ‖v‖) are fences, not relations spaced on both sides;
+    * an operator alone in braces ({,}) is an ordinary symbol: no space around it;
+    * \lim, \max and the like take their subscript under them in display;
+    * a matrix's columns stand apart as MathML's default says, which not every renderer applies.
+    """
+    for node in math.iter():
+        if node.tag in {"mi", "mo"} and node.text and node.text.startswith("\\") and node.text[1:] in _NAMES:
+            node.text = AtomicString(node.text[1:])
     for row in math.iter():
+        if row.tag == "mtable" and "columnspacing" not in row.attrib:
+            row.set("columnspacing", "0.8em")
+        if row.tag in {"msub", "msubsup"} and len(row) and row[0].tag == "mo" and \
+                " ".join((row[0].text or "").replace("\u2006", " ").replace("\u2009", " ").split()) in _LIMITS:
+            row.tag = "munder" if row.tag == "msub" else "munderover"
+            row[0].set("movablelimits", "true")
         if row.tag not in _ROWS:
             continue
+        children = list(row)
+        if row.tag == "mrow" and len(children) == 1 and children[0].tag == "mo" and "lspace" not in children[0].attrib:
+            children[0].set("lspace", "0")
+            children[0].set("rspace", "0")
+        bars = [c for c in children if c.tag == "mo" and c.text in _BARS and "form" not in c.attrib]
+        if bars and len(bars) % 2 == 0:
+            for n, bar in enumerate(bars):
+                bar.set("form", "postfix" if n % 2 else "prefix")
         previous = None
-        for child in row:
+        for child in children:
             if child.tag == "mo" and child.text in _SIGNS and "form" not in child.attrib and (
                     previous is None or (previous.tag == "mo" and previous.text not in _CLOSING)):
                 child.set("form", "prefix")
@@ -223,7 +254,6 @@ def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
         math = Converter(display="block" if display else "inline").convert_to_element(macros + tex)
     except Exception as exc:  # latex2mathml raises exceptions of its own kinds, and RecursionError
         raise MathError(_REASONS.get(type(exc).__name__, f"it cannot be read ({type(exc).__name__})")) from exc
-    _check(math)
     for node in math.iter():
         # latex2mathml writes characters as references ("&#x003B2;") and serialises without
         # escaping them again; here the tree holds the characters themselves.
@@ -231,7 +261,8 @@ def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
             node.text = AtomicString(html.unescape(node.text))
         if node.tail:
             node.tail = AtomicString(html.unescape(node.tail))
-    _unary_signs(math)
+    _as_tex_sets_it(math)
+    _check(math)
     math.attrib.clear()
     math.set("xmlns", MATHML)
     math.set("display", "block" if display else "inline")
