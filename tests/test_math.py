@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from publish.epub import render_epub
 from publish.html import render_html
 from publish.markdown import CONSTRUCTS, Construct, make_markdown
-from publish.markdown.math import MathError, MathExtension, plain_text, to_mathml
+from publish.markdown.math import MathError, MathExtension, to_mathml
+from publish.mathml import plain_text
 from publish.model import Book
 from publish.parse import chapter_html
 from publish.pdf import render_pdf
@@ -430,3 +431,11 @@ def test_corpus_formulas_are_the_ones_pandoc_finds(path: str) -> None:
         assert formula in missing, f"{formula} is not a formula Pandoc finds"
         missing.remove(formula)
     assert all(tex in " ".join(code.split()) for tex, _ in missing), missing
+
+
+def test_the_lint_reads_no_quotes_inside_a_formula(make_book: MakeBook) -> None:
+    from publish.lint import lint_manuscript
+    from publish.manuscript import load_manuscript
+
+    found = lint_manuscript(load_manuscript(make_book({"01-a.md": "# A\n\n“Quoted,” and $f'(x) = \\text{it's}$.\n"})))
+    assert [d.code for d in found if "quote" in d.code] == []

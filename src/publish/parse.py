@@ -26,7 +26,8 @@ from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
 from .markdown import make_markdown
-from .markdown.math import formula_problems, plain_text
+from .markdown.math import formula_problems
+from .mathml import plain_text
 from .remote import RemoteImages
 from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
 

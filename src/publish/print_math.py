@@ -27,7 +27,7 @@ import lxml.html
 from lxml import etree
 
 from .diagnostics import Diagnostic, warning
-from .markdown.math import WORD_JOINER, plain_text
+from .mathml import WORD_JOINER, plain_text
 from .model import Book, Chapter, Heading
 from .templates import STYLES_DIR
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,9 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
+
+from ..diagnostics import Diagnostic, warning
+from ..mathml import WORD_JOINER
 
 MATHML = "http://www.w3.org/1998/Math/MathML"
 ERROR_CLASS = "math-error"  # the <code> a formula that cannot be read is shown as
@@ -342,9 +344,6 @@ class _MathPattern(InlineProcessor):
         return element, start, formula.end
 
 
-WORD_JOINER = "\u2060"
-
-
 class _Joiners(Treeprocessor):
     """A formula written against a word ("$\\beta$-Strahlen", "H$_2$O") stays on its line with
     it: browsers and WeasyPrint may break on either side of an inline formula or image (Unicode's
@@ -388,10 +387,8 @@ def makeExtension(**kwargs: object) -> MathExtension:  # noqa: N802 - Python-Mar
 
 # -- after parsing --------------------------------------------------------------------------------
 
-def formula_problems(root, source_text: str, shown: Path) -> list:  # noqa: ANN001 - an lxml element
+def formula_problems(root, source_text: str, shown: Path) -> list[Diagnostic]:  # noqa: ANN001 - an lxml element
     """A warning, with its line, for each formula of the chapter that could not be read."""
-    from ..diagnostics import warning
-
     found = []
     after = 0
     for code in root.iter("code"):
@@ -407,52 +404,3 @@ def formula_problems(root, source_text: str, shown: Path) -> list:  # noqa: ANN0
                              "it is shown as TeX code", file=shown, line=line,
                              hint="fix the TeX, or escape a dollar sign that is not math as \\$"))
     return found
-
-
-_SUPERSCRIPTS = str.maketrans("0123456789+-−=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿⁱ")
-_SUBSCRIPTS = str.maketrans("0123456789+-−=()aeoxhklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜ")
-
-
-def _script(text: str, table: dict[int, str], mark: str) -> str:
-    """A sub- or superscript in Unicode's small figures where it has them all, else as "^(…)"."""
-    if text and all(ord(c) in table for c in text):
-        return text.translate(table)
-    return f"{mark}{text}" if len(text) == 1 else f"{mark}({text})"
-
-
-def _linear(node) -> str:  # noqa: ANN001 - an lxml or xml.etree element
-    """A MathML element as plain text: "x²", "a/b", "√2", for contents, bookmarks and running heads."""
-    tag = node.tag.rsplit("}", 1)[-1] if isinstance(node.tag, str) else ""
-    parts = [_linear(child) for child in node]
-    if tag in {"msup", "msub", "msubsup"} and len(parts) == (3 if tag == "msubsup" else 2):
-        base, rest = parts[0], parts[1:]
-        subscript = rest[0] if tag != "msup" else None
-        superscript = rest[-1] if tag != "msub" else None
-        return (base + (_script(subscript, _SUBSCRIPTS, "_") if subscript else "")
-                + (_script(superscript, _SUPERSCRIPTS, "^") if superscript else ""))
-    if tag == "mfrac" and len(parts) == 2:
-        wrap = lambda s: s if len(s) <= 1 or s.isalnum() else f"({s})"  # noqa: E731
-        return f"{wrap(parts[0])}/{wrap(parts[1])}"
-    if tag == "msqrt":
-        inner = "".join(parts)
-        return f"√{inner}" if len(inner) <= 1 else f"√({inner})"
-    if tag == "mroot" and len(parts) == 2:
-        return f"{parts[1]}√({parts[0]})"
-    if tag == "mspace":
-        return " "
-    return (node.text or "") + "".join(parts) if tag in {"mi", "mn", "mo", "mtext", "ms"} else "".join(parts)
-
-
-def plain_text(element) -> str:  # noqa: ANN001 - an lxml element
-    """An element's text, with its formulas as plain text ("x²" rather than "x2")."""
-    def walk(node) -> Iterator[str]:  # noqa: ANN001
-        if isinstance(node.tag, str) and node.tag.rsplit("}", 1)[-1] == "math":
-            yield _linear(node)
-        else:
-            yield node.text or "" if isinstance(node.tag, str) else ""
-            for child in node:
-                yield from walk(child)
-        if node is not element:
-            yield node.tail or ""
-
-    return re.sub(r"\s+", " ", "".join(walk(element)).replace(WORD_JOINER, "")).strip()
