@@ -9,13 +9,15 @@ scanner that follows Pandoc's Markdown reader (`mathInlineWith` / `mathDisplayWi
 * `$` opens only if the next character is not a space; spaces inside shrink to one and may not
   stand before the closing `$`, which may not be followed by a digit (so "$20,000 and $30,000"
   is text); `\\$` is a dollar sign; `\\text{…}` may hold dollars of its own;
-* `$$…$$` is display math, spaces allowed; neither kind spans a blank line;
+* `$$…$$` is display math, spaces allowed; neither kind spans a blank line, and (Pandoc's
+  `many1Till`) neither may begin with its closer, so "$$$" is text and "$$x$" is "$" and `$x$`;
 * `\\(…\\)` and `\\[…\\]` are off by default, as in Pandoc: manuscripts exported from GitBook and
   the like write `\\(` and `\\[` for plain brackets (learn-go-with-tests does, 20 times).
 
-Why latex2mathml (pinned in pyproject.toml): the one maintained pure-Python TeX-to-MathML
-converter, with macros, environments (matrix, cases, align) and the Unicode symbol table of
-unicode-math; it needs no JavaScript engine and no TeX installation. It is lenient where Pandoc's
+Why latex2mathml (pinned in pyproject.toml): a maintained pure-Python TeX-to-MathML converter,
+with macros, environments (matrix, cases, align) and the Unicode symbol table of unicode-math; it
+needs no JavaScript engine (KaTeX, MathJax), no TeX installation and no Pandoc binary at run time
+(texmath, Pandoc's converter, is Haskell). It is lenient where Pandoc's
 texmath is strict (an unknown `\\foo` becomes the identifier "\\foo", `\\frac{a` a fraction of one
 part), so its result is checked here, and a formula that fails is a warning, shown as code.
 
