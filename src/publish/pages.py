@@ -120,7 +120,8 @@ def _text_slots(element: etree._Element) -> Iterator[tuple[etree._Element, str]]
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        yield from _text_slots(child)
+        if child.tag != "math":  # a formula is drawn, not set, in print: no letters to count, no marker inside
+            yield from _text_slots(child)
         yield child, "tail"
 
 

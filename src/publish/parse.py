@@ -25,7 +25,9 @@ from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .markdown import make_markdown, source_problems
+from .markdown.math import formula_problems
 from .markdown.tables import table_problems
+from .mathml import plain_text
 from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
 from .sanitize import (
@@ -84,7 +86,7 @@ def _line_of(text: str, needle: str) -> int | None:
 
 
 def _plain(element: etree._Element) -> str:
-    return re.sub(r"\s+", " ", element.text_content()).strip()
+    return plain_text(element)  # formulas as "x²", not "x2"
 
 
 def _inner_html(element: etree._Element) -> str:
@@ -144,6 +146,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
     problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
+    problems += formula_problems(root, source.text, shown)
 
     first = next(iter(root), None)
     if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):

@@ -26,6 +26,7 @@ from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
+from .print_math import draw_math, undrawable
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -102,6 +103,7 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
+    book = draw_math(book)  # WeasyPrint lays out no MathML
     # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
                              direction=book.config.direction))
@@ -278,4 +280,4 @@ def render_pdf(book: Book, *, profile: str | None = None,
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
                      if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
-    return PdfEdition(data, missing + problems, pages, len(document.pages))
+    return PdfEdition(data, missing + undrawable(book) + problems, pages, len(document.pages))

@@ -21,7 +21,7 @@ from markdown.extensions.toc import slugify_unicode
 
 from ..diagnostics import Diagnostic, warning
 from ..sanitize import without_code
-from . import fenced_divs, raw_tex
+from . import fenced_divs, math, raw_tex
 from .breaks import BackslashBreaksExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
@@ -60,6 +60,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", PandocListsExtension),
+    Construct("math", lambda: math.MathExtension()),
 )
 
 
