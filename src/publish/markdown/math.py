@@ -292,7 +292,8 @@ class _Macros(Preprocessor):
         self.store = store
 
     def run(self, lines: list[str]) -> list[str]:
-        self.store.clear()
+        # The store is emptied by the extension's reset, once per chapter: a table's cells go
+        # through the preprocessors again, and must not forget the chapter's macros.
         out: list[str] = []
         block: list[str] = []
         for line in [*lines, ""]:
@@ -373,7 +374,9 @@ class MathExtension(Extension):
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
-        macros: list[str] = []
+        self.macros: list[str] = []
+        macros = self.macros
+        md.registerExtension(self)  # for reset(), once per chapter
         md.preprocessors.register(_Macros(md, macros), "math_macros", 24)
         # Before the escapes (180), which would take a formula's backslashes; after code spans (190).
         md.inlinePatterns.register(_MathPattern(md, single_backslash=bool(self.getConfig("single_backslash")),
@@ -381,6 +384,10 @@ class MathExtension(Extension):
         md.treeprocessors.register(_Joiners(md), "math_joiners", 15)  # after the inline patterns (20)
         if "$" not in md.ESCAPED_CHARS:
             md.ESCAPED_CHARS.append("$")  # "\$" is a dollar sign, as in Pandoc
+
+
+    def reset(self) -> None:
+        self.macros.clear()
 
 
 def makeExtension(**kwargs: object) -> MathExtension:  # noqa: N802 - Python-Markdown's entry point
