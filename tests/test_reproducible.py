@@ -55,7 +55,7 @@ def test_two_builds_with_the_same_source_date_epoch_are_byte_identical(sample: P
     epub = next(p for p in first.outputs if p.suffix == ".epub")
     assert modified(epub.read_bytes()) == "2023-11-14T22:13:20Z"
     assert pdf_info(next(p for p in second.outputs if p.suffix == ".pdf"))["CreationDate"].startswith("2023-11-14T22:13:20")
-    assert not [p for p in (tmp_path / "first").rglob(".*")]  # no temporary file left behind
+    assert [p.name for p in (tmp_path / "first").rglob(".*")] == [".publish-outputs.json"]  # no temporary left behind
 
 
 def test_the_epub_depends_on_the_date_and_nothing_else(tmp_path: Path) -> None:
