@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import shutil
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -113,3 +117,56 @@ def test_a_web_edition_that_would_replace_the_book_folder_is_refused(tmp_path: P
         build(book, tmp_path, formats=("html",))
     assert failure.value.diagnostics[0].code == "output-in-book"
     assert snapshot(book) == before
+
+
+# -- nothing from the clock, the interpreter or the machine ---------------------------------------
+
+
+def test_a_subset_font_carries_no_time_from_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fontTools stamps head.modified with time.time() when it saves a font, unless told not to.
+    import time
+
+    from fontTools.ttLib import TTFont
+
+    from publish import fonts
+    from publish.templates import STYLES_DIR
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    [cjk] = {f.file for f in fonts.faces() if "CJK" in f.family}
+    made = []
+    for now in (1_000_000_000.0, 1_900_000_000.0):
+        fonts._subset_codes.cache_clear()
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        made.append(fonts._subset_codes(STYLES_DIR / cjk, frozenset(map(ord, "中文"))))
+    monkeypatch.undo()
+    fonts._subset_codes.cache_clear()
+    assert made[0] == made[1]
+    with TTFont(STYLES_DIR / cjk, lazy=True) as shipped, TTFont(io.BytesIO(made[0])) as subset:
+        assert subset["head"].modified == shipped["head"].modified  # the font's own date, not the build's
+
+
+def run_publish(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).with_name("publish")), *args], env=env, cwd=cwd, timeout=600,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a build in a subprocess: this one's, less what the matrix below varies."""
+    varied = {"PYTHONHASHSEED", "TZ", "LANG", "LANGUAGE", "LOCPATH", "SOURCE_DATE_EPOCH", "PUBLISH_CACHE_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in varied and not k.startswith("LC_")}
+    return {**env, **extra}
+
+
+def test_a_cjk_book_built_again_without_source_date_epoch_is_byte_identical(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", config="title: CJK\nlang: zh\n", chapters={"01-one.md": "# One\n\n中文\n"})
+    editions = []
+    for run in ("a", "b"):
+        if editions:
+            time.sleep(1.1)  # head.modified counts seconds
+        env = clean_env(PUBLISH_CACHE_DIR=str(tmp_path / f"cache-{run}"))
+        result = run_publish("build", str(book), "-o", str(tmp_path / run), "--format", "epub,html", "-q",
+                             env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        editions.append(files_of(tmp_path / run))
+    assert any("NotoSerifCJK" in name for name in editions[0])
+    assert [name for name in editions[0] if editions[0][name] != editions[1].get(name)] == []
