@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 
@@ -122,22 +123,57 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere)
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False, book_root: Path | None = None,
+                 dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
-    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`)."""
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). With
+    `book_root`, no link leads into the author's machine (see `_inert_local_links`), and the
+    links so made inert are added to `dead_links`."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        if book_root is not None:
+            found = _inert_local_links(pdf, book_root)
+            if dead_links is not None:
+                dead_links.extend(found)
         if whole_fonts:
             _untag_whole_fonts(pdf)
         if _SPED_UP:
             _compress_ahead(pdf)
 
     return finish
+
+
+def _inert_local_links(pdf, book_root: Path) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
+    """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
+    parse stage left as it was) against the book folder, and writes `file:///home/…/02-two.md`:
+    the author's path in a book sent to a printer, and a PDF that differs with the folder it was
+    built in. Whatever link reaches the PDF so, it is made inert, its description keeping only what
+    the author wrote. Returns those links as the author wrote them."""
+    import pydyf
+
+    root = book_root.resolve().as_uri().rstrip("/") + "/"
+    found = []
+    for obj in pdf.objects:
+        if not (isinstance(obj, dict) and obj.get("Subtype") == "/Link"):
+            continue
+        action = obj.get("A")
+        uri = action.get("URI") if isinstance(action, dict) and action.get("S") == "/URI" else None
+        target = uri.string if isinstance(uri, pydyf.String) else None
+        if target is None or urlsplit(target).scheme.lower() != "file":
+            continue
+        parts = urlsplit(target)
+        written = target[len(root):] if target.startswith(root) else Path(unquote(parts.path)).name + (
+            f"#{parts.fragment}" if parts.fragment else "")
+        written = unquote(written)
+        del obj["A"]
+        obj["Contents"] = pydyf.String(written)
+        found.append(written)
+    return found
 
 
 def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
@@ -258,8 +294,10 @@ def render_pdf(book: Book, *, profile: str | None = None,
         trim = book.config.trim
         pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
+        dead_links: list[str] = []
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
-                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print",
+                                                        book_root=book.root, dead_links=dead_links))
     finally:
         logger.removeHandler(collect)
         gc.unfreeze()
@@ -269,4 +307,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
                      if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
+    problems += tuple(warning("pdf-dead-link", f"the link to '{href}' leads nowhere in the print edition: it is "
+                              "printed as plain text", file=Path(book.root.name),
+                              hint="check the link's target: a chapter file of the book with an id in it, or a "
+                                   "web address") for href in dict.fromkeys(dead_links))
     return PdfEdition(data, missing + problems, pages, len(document.pages))
