@@ -25,6 +25,7 @@ from publish.cli import EXIT_BOOK, EXIT_OK, main
 from publish.diagnostics import BuildFailed
 from publish.epub import render_epub
 from publish.manuscript import load_manuscript
+from publish.config import parse_date
 from publish.parse import DEFAULT_MODIFIED, parse_book
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,6 +159,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.mark.e2e
 def test_a_cjk_book_built_again_without_source_date_epoch_is_byte_identical(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book", config="title: CJK\nlang: zh\n", chapters={"01-one.md": "# One\n\n中文\n"})
     editions = []
@@ -218,3 +220,80 @@ def test_a_cross_chapter_link_in_a_note_leads_to_its_target_in_the_epub(note_lin
         target, _, fragment = href.partition("#")
         assert not target.endswith(".md")
         assert f'id="{fragment}"' in documents[f"EPUB/{target}"]
+
+
+# -- the matrix: hash seed, time zone, locale, folders, cache, SOURCE_DATE_EPOCH ------------------
+# Each book is built twice, in subprocesses, with every variable changed at once between the two:
+# a different PYTHONHASHSEED, TZ, LANG (C.UTF-8, then Turkish, whose dotted and dotless i break
+# case mapping done the locale's way), book folder (with a space and a non-ASCII letter), output
+# folder, working folder and cache folder; the first build has no SOURCE_DATE_EPOCH and the second
+# sets it to the book's own date (its `date:`, else 1980-01-01), which must give the same dates,
+# so with the same bytes. Changing everything at once costs two builds a book instead of 64, and
+# an effect could hide only behind another that undid it byte for byte. Every edition is built,
+# the PDF too: its fonts are subset like the EPUB's, and the folder once reached its links.
+
+CJK_BOOK = {
+    "book.yaml": "title: 拍子\nauthor: 山田 花子\nlang: zh\n",
+    "01-yi.md": "# 第一章\n\n他不是在打鼓，他是在和自己搏斗。[^1]“再来一次。”\n\n[^1]: 见第二章。\n",
+    "02-ni.md": "# 第二章 {#two}\n\n拍子が合わない。*Not my tempo.* 한국어도 조금.\n",
+}
+RTL_BOOK = {
+    "book.yaml": "title: الإيقاع\nauthor: سارة\nlang: ar\ndate: 2022-09-30\n",
+    "01-alif.md": "# الفصل الأول\n\nلم يكن يعزف على الطبل، كان يقاتل نفسه.[^1]\n\n[^1]: انظر [الفصل الثاني](02-ba.md).\n",
+    "02-ba.md": "# الفصل الثاني\n\nمرة أخرى. *Not my tempo.* עברית גם.\n",
+}
+
+
+def matrix_book(name: str, folder: Path) -> Path:
+    if name == "sample":
+        shutil.copytree(REPO / "manuscript", folder)
+    elif name == "features":
+        shutil.copytree(REPO / "tests" / "books" / "features", folder)
+    else:
+        write_book(folder, config="", chapters=CJK_BOOK if name == "cjk" else RTL_BOOK)
+    return folder
+
+
+def book_epoch(book: Path) -> str:
+    """SOURCE_DATE_EPOCH for the instant the book's own date stands for."""
+    date = load_manuscript(book).config.date
+    moment = parse_date(date) if date else DEFAULT_MODIFIED
+    return str(int(moment.timestamp()))
+
+
+@pytest.fixture(scope="module")
+def turkish(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """LANG=tr_TR.UTF-8, compiled into a folder of the test's own (LOCPATH): the machine needs
+    only localedef and the locale sources (Debian's libc-bin and locales), not the locale itself."""
+    folder = tmp_path_factory.mktemp("locales")
+    try:
+        subprocess.run(["localedef", "-i", "tr_TR", "-f", "UTF-8", str(folder / "tr_TR.UTF-8")], check=True,
+                       capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot compile the tr_TR.UTF-8 locale ({exc}): install Debian's locales package")
+    return {"LANG": "tr_TR.UTF-8", "LOCPATH": str(folder)}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", ["sample", "cjk", "rtl", "features"])
+def test_every_edition_is_byte_identical_whatever_the_machine_says(name: str, tmp_path: Path,
+                                                                   turkish: dict[str, str]) -> None:
+    runs = {
+        "first": (tmp_path / "first" / "book", clean_env(PYTHONHASHSEED="0", TZ="UTC", LANG="C.UTF-8")),
+        "second": (tmp_path / "second" / "ein Büchlein", clean_env(PYTHONHASHSEED="4242", TZ="Asia/Kathmandu",
+                                                                    **turkish)),
+    }
+    editions = {}
+    for run, (folder, env) in runs.items():
+        book = matrix_book(name, folder)
+        env["PUBLISH_CACHE_DIR"] = str(tmp_path / run / "cache")
+        if run == "second":
+            env["SOURCE_DATE_EPOCH"] = book_epoch(book)
+        (tmp_path / run / "cwd").mkdir()
+        result = run_publish("build", str(book), "-o", str(tmp_path / run / "out"), "-q", env=env,
+                             cwd=tmp_path / run / "cwd")
+        assert result.returncode == 0, result.stderr
+        editions[run] = files_of(tmp_path / run / "out")
+    first, second = editions["first"], editions["second"]
+    assert {Path(n).suffix for n in first} >= {".epub", ".pdf", ".html", ".json"} and first.keys() == second.keys()
+    assert [n for n in first if first[n] != second[n]] == []

@@ -56,7 +56,7 @@ STYLE_INPUTS: dict[str, tuple[str, ...]] = {
     "epub": ("fonts.css", "book.css", "epub.css", "fonts/", "templates/epub/"),
     "html": ("fonts.css", "book.css", "web.css", "web.js", "fonts/", "templates/web.html"),
     "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
-    "cover": ("cover.css", "fonts/", "templates/cover.html"),
+    "cover": ("cover.css", "fonts.css", "fonts/", "templates/cover.html"),
 }
 
 

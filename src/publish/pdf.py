@@ -113,33 +113,38 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+# The book folder as the print edition's HTML sees it: one fixed address, so that nothing in the
+# PDF depends on where the book lies on the author's disk (WeasyPrint names each image by a hash
+# of its address, and resolves a link it cannot follow against the base address). The fetcher
+# reads the real folder behind it.
+BOOK_URL = "file:///publish-book/"
+
+
 def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
     from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
-    root = book_root.resolve()
+    root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
     # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
     # cache outside the book folder) are served from where the print edition's HTML says they are.
     elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
-    return SandboxFetcher(root, STYLES_DIR, served=elsewhere)
+    return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False, book_root: Path | None = None,
-                 dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
-    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). With
-    `book_root`, no link leads into the author's machine (see `_inert_local_links`), and the
-    links so made inert are added to `dead_links`."""
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). No link
+    leads into the author's machine (see `_inert_local_links`): those made inert are added to
+    `dead_links`."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
-        if book_root is not None:
-            found = _inert_local_links(pdf, book_root)
-            if dead_links is not None:
-                dead_links.extend(found)
+        found = _inert_local_links(pdf)
+        if dead_links is not None:
+            dead_links.extend(found)
         if whole_fonts:
             _untag_whole_fonts(pdf)
         if _SPED_UP:
@@ -148,15 +153,14 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False, book_root: 
     return finish
 
 
-def _inert_local_links(pdf, book_root: Path) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
+def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
     """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
-    parse stage left as it was) against the book folder, and writes `file:///home/…/02-two.md`:
-    the author's path in a book sent to a printer, and a PDF that differs with the folder it was
-    built in. Whatever link reaches the PDF so, it is made inert, its description keeping only what
-    the author wrote. Returns those links as the author wrote them."""
+    parse stage left as it was) against the base address, and writes `file:///…/02-two.md`: a
+    link to nowhere for a reader, and once the author's own path. Whatever `file:` link reaches
+    the PDF, it is made inert, its description keeping only what the author wrote. Returns those
+    links as the author wrote them."""
     import pydyf
 
-    root = book_root.resolve().as_uri().rstrip("/") + "/"
     found = []
     for obj in pdf.objects:
         if not (isinstance(obj, dict) and obj.get("Subtype") == "/Link"):
@@ -167,9 +171,8 @@ def _inert_local_links(pdf, book_root: Path) -> list[str]:  # noqa: ANN001 - a p
         if target is None or urlsplit(target).scheme.lower() != "file":
             continue
         parts = urlsplit(target)
-        written = target[len(root):] if target.startswith(root) else Path(unquote(parts.path)).name + (
-            f"#{parts.fragment}" if parts.fragment else "")
-        written = unquote(written)
+        written = unquote(target[len(BOOK_URL):] if target.startswith(BOOK_URL) else Path(parts.path).name
+                          + (f"#{parts.fragment}" if parts.fragment else ""))
         del obj["A"]
         obj["Contents"] = pydyf.String(written)
         found.append(written)
@@ -281,8 +284,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
         for attempt in range(2):
             if attempt:
                 gc.collect()  # the first layout's pages, before the second's
-            html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
-                                   base_url=str(book.root) + "/", url_fetcher=fetcher)
+            html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed), base_url=BOOK_URL,
+                                   url_fetcher=fetcher)
             document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True)
             actual = margins_for(book.config, len(document.pages))
             if actual == margins:
@@ -297,7 +300,7 @@ def render_pdf(book: Book, *, profile: str | None = None,
         dead_links: list[str] = []
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
                                   finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print",
-                                                        book_root=book.root, dead_links=dead_links))
+                                                        dead_links=dead_links))
     finally:
         logger.removeHandler(collect)
         gc.unfreeze()
