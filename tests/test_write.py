@@ -121,6 +121,20 @@ def test_an_output_changed_since_publish_wrote_it_is_the_users(tmp_path: Path) -
     assert (out / "book" / "notes.txt").exists()
 
 
+def test_an_empty_folder_or_a_link_added_inside_the_web_edition_is_the_users(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    commit(out, outputs())
+    (out / "book" / "drafts").mkdir()
+    with pytest.raises(BuildFailed) as failure:
+        commit(out, outputs())  # even with nothing new to write
+    assert codes(failure) == ["output-changed"]
+    (out / "book" / "drafts").rmdir()
+    (out / "book" / "styles" / "link.css").symlink_to(out / "book" / "styles" / "web.css")
+    with pytest.raises(BuildFailed) as failure:
+        commit(out, outputs())
+    assert codes(failure) == ["output-changed"]
+
+
 def test_force_replaces_what_is_in_the_way_and_says_what_it_removed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "book").mkdir(parents=True)
@@ -229,11 +243,13 @@ def test_a_failure_to_put_back_says_where_the_previous_version_is(tmp_path: Path
     assert hidden(out) == [] and "temporary" not in json.loads((out / RECORD).read_text())
 
 
-def test_the_web_editions_folder_is_never_missing_while_it_is_replaced(tmp_path: Path,
+def test_the_web_editions_folder_is_never_missing_while_it_is_replaced(make_book: MakeBook, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every rename the write stage makes is checked: the edition must be in place after each one.
+    # Every rename the build makes is checked: the web edition must be in place after each one.
+    root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: Kept\n")
     out = tmp_path / "out"
-    commit(out, outputs())
+    assert build(root, "-o", out, "--format", "html", "-q") == EXIT_OK
+    (root / "01-a.md").write_text("# A\n\nChanged.\n")
     seen: list[str] = []
     for name in ("rename", "replace"):
         real = getattr(os, name)
@@ -241,13 +257,12 @@ def test_the_web_editions_folder_is_never_missing_while_it_is_replaced(tmp_path:
         def checked(a: str | Path, b: str | Path, *args: object, real=real, **kwargs: object) -> None:  # noqa: ANN001
             real(a, b, *args, **kwargs)
             seen.append(f"{Path(a).name} -> {Path(b).name}")
-            assert (out / "book" / "index.html").is_file(), f"no web edition after {seen[-1]}"
+            assert (out / "kept" / "index.html").is_file(), f"no web edition after {seen[-1]}"
 
-        monkeypatch.setattr(write.os, name, checked)
-    real_exchange = write.exchange
-    monkeypatch.setattr(write, "exchange", lambda a, b: real_exchange(a, b) and (seen.append("exchange") or True))
-    commit(out, outputs(WEB2))
-    assert digest_path(out / "book") == digest_output(WEB2) and "exchange" in seen
+        monkeypatch.setattr(os, name, checked)
+    assert build(root, "-o", out, "--format", "html", "-q") == EXIT_OK
+    monkeypatch.undo()
+    assert b"Changed." in (out / "kept" / "index.html").read_bytes() and hidden(out) == []
 
 
 def test_a_killed_builds_temporaries_are_cleaned_up_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
