@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -265,24 +266,47 @@ def test_the_web_editions_folder_is_never_missing_while_it_is_replaced(make_book
     assert b"Changed." in (out / "kept" / "index.html").read_bytes() and hidden(out) == []
 
 
-def test_a_killed_builds_temporaries_are_cleaned_up_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+KILLED_HALF_WAY = """
+import os, sys
+from pathlib import Path
+from publish import write
+real = write._put_in_place
+def killed(step):
+    if step.name != write.RECORD:
+        os._exit(9)  # as a kill -9 would: after the staging and the pending record, before any output moved
+    real(step)
+write._put_in_place = killed
+write.commit(Path(sys.argv[1]), {"book.epub": b"epub two", "book": {"index.html": b"two"}})
+"""
+
+
+def test_a_killed_builds_temporaries_are_cleaned_up_by_the_next(tmp_path: Path) -> None:
     out = tmp_path / "out"
     commit(out, outputs())
+    killed = subprocess.run([sys.executable, "-c", KILLED_HALF_WAY, str(out)], check=False, timeout=60)
+    assert killed.returncode == 9
+    assert hidden(out) != []  # staged outputs a killed process could not remove
+    assert (out / "book.epub").read_bytes() == b"epub one"
+    commit(out, outputs(WEB2))  # the record the killed build left accepts both versions
+    assert hidden(out) == [] and digest_path(out / "book") == digest_output(WEB2)
 
+
+def test_ctrl_c_while_the_outputs_are_swapped_puts_back_what_was_swapped(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    commit(out, outputs())
+    before = snapshot(out)
     real = write._put_in_place
 
-    def killed(step: write._Step) -> None:
-        if step.name != RECORD:
-            raise KeyboardInterrupt  # after the staging and the pending record, before any output moved
+    def interrupted(step: write._Step) -> None:
+        if step.name == "book":
+            raise KeyboardInterrupt
         real(step)
 
-    monkeypatch.setattr(write, "_put_in_place", killed)
+    monkeypatch.setattr(write, "_put_in_place", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        commit(out, outputs(WEB2))
-    assert hidden(out) != []  # staged outputs a killed process could not remove
-    monkeypatch.undo()
-    commit(out, outputs(WEB2))
-    assert hidden(out) == [] and digest_path(out / "book") == digest_output(WEB2)
+        commit(out, outputs(WEB2, epub=b"epub two"))
+    assert {k: v[0] for k, v in snapshot(out).items()} == {k: v[0] for k, v in before.items()} and hidden(out) == []
 
 
 # -- mounts: a read-only folder and a full disk --------------------------------------------------

@@ -494,12 +494,14 @@ def _transact(out_dir: Path, steps: list[_Step], todo: list[_Step], record: _Rec
         final.temporary = list(record.temporary)
         _rewrite(record_step.staged, pending.encode())
         _rewrite(final_temp, final.encode())
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C too: nothing was moved yet, so nothing of this build may stay
         for path in temporaries:
             _remove(path)
         for folder in made_folders:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if still empty
+        if not isinstance(exc, OSError):
+            raise
         raise BuildFailed([error("write", f"cannot write '{current.dest}': {_reason(exc)}; nothing in '{out_dir}' "
                                           "was changed", file=current.dest, hint=_hint_write(out_dir))]) from None
 
@@ -509,7 +511,7 @@ def _transact(out_dir: Path, steps: list[_Step], todo: list[_Step], record: _Rec
             current = step
             _put_in_place(step)
             done.append(step)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C half-way is put back too
         stuck: list[_Step] = []
         for step in reversed(done):  # the record last: if an output stays new, the pending record stays
             if step is record_step and stuck:
@@ -525,6 +527,9 @@ def _transact(out_dir: Path, steps: list[_Step], todo: list[_Step], record: _Rec
             for folder in made_folders:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+        if not isinstance(exc, OSError):
+            raise
+        if not stuck:
             raise BuildFailed([error("write", f"cannot put '{current.dest}' in place: {_reason(exc)}; the outputs "
                                               f"already replaced were put back, so nothing in '{out_dir}' was changed",
                                      file=current.dest, hint=_hint_write(out_dir))]) from None
