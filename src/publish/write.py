@@ -284,7 +284,7 @@ def commit(out_dir: Path, outputs: Mapping[str, Output], *, force: bool = False,
     one transaction (see the module's docstring). Raises `BuildFailed` having changed nothing,
     or, if even putting back failed, saying exactly what is where. `protect` (the book folder) is
     never written into or replaced."""
-    steps = [_Step(name, out_dir / name, data, digest_output(data), None) for name, data in outputs.items()]
+    steps = [_Step(name, out_dir / name, data, "", None) for name, data in outputs.items()]
     if protect is not None:
         book = protect.resolve()
         for step in steps:
@@ -306,9 +306,15 @@ def commit(out_dir: Path, outputs: Mapping[str, Output], *, force: bool = False,
             else:
                 notes.append(_removed(record_path))
             record = _Record()
-        for step in steps:
-            # Most rebuilds change few outputs: comparing bytes is far quicker than hashing them.
-            step.old = step.new if _holds(step.dest, step.data) else digest_path(step.dest)
+        # Most rebuilds change few outputs, and a rebuild that changes nothing must stay quick:
+        # comparing bytes is far quicker than hashing them, and when every output is in place and
+        # recorded already, there is nothing to hash at all.
+        held = [_holds(step.dest, step.data) for step in steps]
+        if all(held) and not problems and not record.temporary and all(s.name in record.outputs for s in steps):
+            return Written(tuple(s.dest for s in steps), (), ())
+        for step, same in zip(steps, held):
+            step.new = digest_output(step.data)
+            step.old = step.new if same else digest_path(step.dest)
             if step.old is None or step.old == step.new or record.owns(step.name, step.old):
                 continue
             changed = step.name in record.outputs
