@@ -361,3 +361,16 @@ def test_the_command_line_knows_the_preview_port_without_importing_the_preview()
                            "print(sorted(m for m in ('publish.preview', 'markdown', 'weasyprint') if m in sys.modules))"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_pruning_removes_only_the_caches_own_files(tmp_path: Path) -> None:
+    # PUBLISH_CACHE_DIR may point at a folder that holds other things, even under blobs/.
+    cache = Cache(tmp_path)
+    cache.put(digest("a"), files={"x": b"x" * 1000})
+    theirs = [tmp_path / "blobs" / "ab" / "notes.txt", tmp_path / "entries" / "photos" / "cat.jpg",
+              tmp_path / "blobs" / "cd" / ("cd" + "0" * 62).upper(), tmp_path / "todo.txt"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"mine" * 1000)
+    assert cache.prune(max_bytes=0) > 0
+    assert not list(cache.files()) and all(path.read_bytes() == b"mine" * 1000 for path in theirs)

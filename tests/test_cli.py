@@ -87,7 +87,7 @@ def test_format_epub_builds_only_the_epub(make_book: MakeBook, tmp_path: Path,
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: Only an EPUB\n")
     out = tmp_path / "out"
     assert main(["build", str(root), "-o", str(out), "--format", "epub"]) == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["only-an-epub.epub"]
+    assert sorted(p.name for p in out.iterdir()) == [".publish-outputs.json", "only-an-epub.epub"]
     captured = capsys.readouterr()
     assert captured.out.strip() == f"wrote {out / 'only-an-epub.epub'}"
     stages = [line for line in captured.err.splitlines() if line.startswith("· ")]
@@ -100,7 +100,8 @@ def test_a_full_build_names_its_outputs_after_the_book(make_book: MakeBook, tmp_
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: 'Whiplash: A Test'\n")
     out = tmp_path / "out"
     assert main(["build", str(root), "-o", str(out), "-q"]) == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["whiplash-a-test", "whiplash-a-test.epub", "whiplash-a-test.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [".publish-outputs.json", "whiplash-a-test", "whiplash-a-test.epub",
+                                                     "whiplash-a-test.pdf"]
     assert (out / "whiplash-a-test" / "index.html").is_file()
     assert capsys.readouterr() == ("", "")  # -q: nothing to say when all is well
 

@@ -205,14 +205,17 @@ class Cache:
                 Path(temp).unlink(missing_ok=True)
 
     def files(self) -> Iterator[os.DirEntry[str]]:
+        """The cache's own files: only names this module gives (a SHA-256 under a folder named by
+        its first two digits), so `prune` never removes anything else, wherever the cache points."""
         for top in ("blobs", "entries"):
             try:
                 shards = list(os.scandir(self.root / top))
             except OSError:
                 continue
             for shard in shards:
-                if shard.is_dir():
-                    yield from (f for f in os.scandir(shard.path) if f.is_file())
+                if shard.is_dir(follow_symlinks=False) and _is_digest(shard.name, length=2):
+                    yield from (f for f in os.scandir(shard.path) if f.is_file(follow_symlinks=False)
+                                and _is_digest(f.name) and f.name.startswith(shard.name))
 
     def prune(self, max_bytes: int = MAX_BYTES) -> int:
         """Remove the least recently used files until the cache holds at most `max_bytes`.
@@ -235,6 +238,10 @@ class Cache:
             except OSError:
                 pass
         return removed
+
+
+def _is_digest(name: str, *, length: int = 64) -> bool:
+    return len(name) == length and all(c in "0123456789abcdef" for c in name)
 
 
 def _touch(path: Path) -> None:

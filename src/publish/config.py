@@ -108,12 +108,20 @@ def _as_text_list(value: Any) -> tuple[str, ...] | None:
     return None if single is None else (single,)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, reading a date as the text it is written as (as Pandoc does): then a
+    date no calendar has (2020-02-30) is a `config-value` error naming the key, not a crash."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
 def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
     """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
     problems: list[Diagnostic] = []
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a constructor's, e.g. a bad !!int
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         reason = getattr(exc, "problem", None) or str(exc)
