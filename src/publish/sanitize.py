@@ -34,6 +34,7 @@ _ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "headers", "scope"},
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
     "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span"}, "colgroup": {"span"},
+    "span": {"data-cites", "data-cite", "data-mode"},  # a citation's marks (publish.markdown.citations)
 }
 
 # Raw HTML in a manuscript may come from anywhere. What nh3 would drop silently and an author

@@ -18,6 +18,8 @@ import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from .citations import CitationExtension
+
 
 @dataclass(frozen=True, slots=True)
 class Construct:
@@ -36,6 +38,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", lambda: "sane_lists"),
+    Construct("citations", lambda: CitationExtension()),
 )
 
 
