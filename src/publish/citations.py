@@ -115,10 +115,12 @@ def _read_inside(manuscript: Manuscript, name: str, key: str, what: str, problem
 
 
 def input_files(manuscript: Manuscript) -> tuple[Path, ...]:
-    """The files citations read, for cache keys: a changed .bib must rebuild the book."""
+    """The files the citations are made from, for cache keys: a changed .bib rebuilds the book."""
     settings = manuscript.config.citations
     names = [*settings.bibliography, *([settings.csl] if settings.csl else [])]
-    return tuple(manuscript.root / n for n in names if (manuscript.root / n).is_file())
+    paths = (manuscript.root / name for name in names if not Path(name).is_absolute())
+    inside = tuple(p for p in paths if p.is_file() and p.resolve().is_relative_to(manuscript.root))
+    return inside + ((DEFAULT_STYLE,) if settings.bibliography and not settings.csl else ())
 
 
 def _style(manuscript: Manuscript, problems: list[Diagnostic]) -> _File:
@@ -524,7 +526,8 @@ def _place_notes(slot: _Slot, output: etree._Element, footnotes: dict[str, etree
         sup = _new_note(slot.chapter, mark, paragraph, counter[0])
         sup.tail = ref.tail
         ref.getparent().replace(ref, sup)
-    if len(mark) == 1 and mark[0].tag == "sup" and not (mark.text or "").strip():
+    if len(mark) == 1 and (mark[0].get("id") or "").startswith("fnref:cite-") and not (mark.text or "").strip() \
+            and not (mark[0].tail or "").strip():
         # Nothing but the note's number is left in the text: the mark gives way to it.
         sup = mark[0]
         sup.tail = mark.tail
@@ -740,9 +743,10 @@ def _report_missing(slots: list[_Slot], missing: set[str], files: list[_File], p
     names = ", ".join(f.path for f in files) or "the bibliography"
     for key, places in where.items():
         chapter, line = places[0]
-        more = f" (and {len(places) - 1} more time{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
+        lines = [str(line) for _, line in places[1:] if line]
+        more = f" (cited again on line{'s' if len(lines) > 1 else ''} {', '.join(lines)})" if lines else ""
         close = difflib.get_close_matches(key, known, n=1)
-        hint = f"did you mean '@{close[0]}'? " if close else ""
+        hint = f"did you mean '@{close[0]}'? Otherwise a" if close else "A"
         problems.append(warning("citation-unknown", f"no entry of {names} has the key '{key}'{more}; it is printed "
-                                f"as ({key}?)", file=chapter.shown, line=line,
-                                hint=hint + f"add an entry '{key}' to {names}, or correct the key"))
+                                f"as '{key}?'", file=chapter.shown, line=line,
+                                hint=hint + f"dd an entry '{key}' to {names}, or correct the key"))

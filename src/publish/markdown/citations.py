@@ -45,7 +45,7 @@ from markdown.preprocessors import Preprocessor
 _KEY = r"(?:\{(?P<braced>[^{}\s]+)\}|(?P<plain>[^\W]\w*(?:[:.#$%&\-+?<>~/]\w+)*))"
 KEY = re.compile(r"(?<![\w\\])(?P<minus>-?)@" + _KEY)
 # Where the processor starts looking: a bracket, or an @ (with its optional minus) not after a word.
-_START = r"(?<![\w^!\\\]])\[|(?<![\w\\])-?@(?=[{\w])"
+_START = r"(?<![\^!\\])\[|(?<![\w\\])-?@(?=[{\w])"
 _EXAMPLE_LABEL = re.compile(r"^\s*\(@([\w-]+)\)", re.MULTILINE)
 MODES = ("normal", "suppress-author", "author-in-text")
 
