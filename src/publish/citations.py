@@ -408,6 +408,10 @@ def _pandoc(document: dict, files: list[_File], style: _File, problems: list[Dia
                                     file=manuscript.shown("book.yaml"), hint="report this, with the book, as a bug"))
             return _Run()
     missing = set(re.findall(r"Citeproc: citation (.+?) not found", result.stderr))
+    for message in re.findall(r"\[WARNING\] Citeproc: (.+)", result.stderr):
+        if not re.fullmatch(r"citation .+ not found", message):
+            problems.append(warning("citeproc-warning", f"the citation style: {message}", file=style.shown,
+                                    hint="the style may be for a newer CSL version, or need a fix at this macro"))
     return _Run(lxml.html.fragment_fromstring(result.stdout, create_parent="div"), missing)
 
 
@@ -445,6 +449,27 @@ def _replace(mark: etree._Element, output: etree._Element) -> None:
     mark.text = output.text
     for child in output:
         mark.append(child)
+
+
+def _texts(element: etree._Element) -> list[tuple[etree._Element, str]]:
+    """The text slots inside `element`, in reading order."""
+    slots = [(element, "text")]
+    for child in element:
+        slots += _texts(child)
+        slots.append((child, "tail"))
+    return slots
+
+
+def _no_double_period(mark: etree._Element) -> None:
+    """"See @a." ends in one period, not in the style's and the author's both, as Pandoc sets it."""
+    if not (mark.tail or "").startswith("."):
+        return
+    for node, attr in reversed(_texts(mark)):
+        text = getattr(node, attr) or ""
+        if text.strip():
+            if text.rstrip().endswith("."):
+                setattr(node, attr, text.rstrip()[:-1])
+            return
 
 
 def _relink(element: etree._Element, ids: dict[str, str], found: set[str]) -> None:
@@ -553,6 +578,7 @@ def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) 
             only = paragraph[0] if len(paragraph) == 1 and not (paragraph.text or "").strip() \
                 and not (paragraph[0].tail or "").strip() else None
             _replace(slot.citations[0], only if only is not None and _is_citation(only) else paragraph)
+            _no_double_period(slot.citations[0])
             _place_notes(slot, paragraph, footnotes, counter)
             continue
         ref = next(iter(paragraph.xpath(".//a[contains(@class, 'footnote-ref')]")), None)
@@ -560,6 +586,7 @@ def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) 
         formatted = _citations_in(note) if note is not None else []
         for mark, output in zip(slot.citations, formatted):
             _replace(mark, output)
+            _no_double_period(mark)
 
 
 # -- the bibliography's place ---------------------------------------------------------------------
@@ -711,12 +738,16 @@ def _formatted(manuscript: Manuscript, slots: list[_Slot], chapters: list[_Chapt
     cited = list(dict.fromkeys(k for slot in slots for mark in slot.citations
                                for k in (mark.get("data-cites") or "").split()))
     ids = _ref_ids(list(dict.fromkeys(entries + cited)))
-    found = set(entries)
+    # Links go only to entries the book shows.
+    shown = settings.link_citations and not settings.suppress_bibliography
+    found = set(entries) if shown else set()
     _graft(slots, run, ids, found)
     _report_missing(slots, run.missing, files, problems)
     if settings.suppress_bibliography or refs is None or not len(refs):
         return None
-    place = _refs_div(chapters) or _after_final_heading(chapters[-1])
+    place = _refs_div(chapters)
+    if place is None:
+        place = _after_final_heading(chapters[-1])
     extra = None
     if place is None:
         # Its source is the bibliography file: what the chapter is made from, and what messages name.
