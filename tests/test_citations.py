@@ -436,3 +436,35 @@ def test_any_text_formats_without_a_traceback_and_leaves_no_marks(tmp_path_facto
                                        problems)
     assert not any("cite-key" in html for html in htmls)
     assert all(p.severity is Severity.WARNING and p.file is not None for p in problems)
+
+
+# -- the editions ---------------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_a_cited_book_builds_valid_editions_with_links_between_chapters(tmp_path: Path) -> None:
+    from conftest import EPOCH, Epub
+    from validators import run_ace, run_epubcheck
+
+    text = (SUITE / "markdown-citations.txt").read_text(encoding="utf-8").replace("References\n==========\n", "")
+    root = _book(tmp_path, {"01-citations.md": text, "02-more.md": "# More\n\nAs @item2 showed [-@item2, 34].\n"})
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
+    publish = Path(os.sys.executable).parent / "publish"
+    proc = subprocess.run([str(publish), "build", str(root), "-o", str(tmp_path / "out")], capture_output=True,
+                          text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("citation-unknown") == 1  # the suite's [@nonexistent], once for its two citations
+    epub_path = tmp_path / "out" / "cited.epub"
+    report = run_epubcheck(epub_path)
+    assert (report.fatal, report.error, report.warning) == (0, 0, 0), report.messages
+    assert run_ace(epub_path).violations == ()
+    epub = Epub(epub_path.read_bytes())
+    first = epub.doc("chapter-001.xhtml")
+    links = first.xpath("//x:a[@role='doc-biblioref']/@href", namespaces={"x": "http://www.w3.org/1999/xhtml"})
+    assert links and all(link.startswith("chapter-003.xhtml#ref-") for link in links)
+    last = epub.doc("chapter-003.xhtml")
+    ids = set(last.xpath("//@id"))
+    assert {link.partition("#")[2] for link in links} <= ids
+    pdf_text = subprocess.run(["pdftotext", str(tmp_path / "out" / "cited.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    assert "Doe (2005; 2006, 30; see also Doe and Roe 2007) says blah." in pdf_text
+    assert "Doe, John, and Jenny Roe. 2007." in pdf_text and "References" in pdf_text
