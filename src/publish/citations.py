@@ -591,7 +591,10 @@ def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) 
 
 # -- the bibliography's place ---------------------------------------------------------------------
 
-_REFS_LINE = re.compile(r"^\s*:{3,}\s*(?:\{[^}]*#refs\b[^}]*\}|refs)\s*(?::{3,})?\s*$")
+# `::: {#refs}` as Python-Markdown leaves it while no fenced-divs extension reads it: a paragraph
+# of its own, its closing `:::` in the same paragraph or the next one.
+_REFS_OPEN = re.compile(r"^\s*:{3,}\s*(?:\{[^}]*#refs\b[^}]*\}|refs)\s*(?P<closed>:{3,})?\s*$")
+_FENCE = re.compile(r"^\s*:{3,}\s*$")
 
 
 def _refs_div(chapters: Sequence[_Chapter]) -> etree._Element | None:
@@ -602,17 +605,17 @@ def _refs_div(chapters: Sequence[_Chapter]) -> etree._Element | None:
                 chapter.changed = True
                 return div
         for paragraph in chapter.root.iter("p"):
-            if _REFS_LINE.match(paragraph.text_content().replace("\n", " ")) and not len(paragraph):
-                after = paragraph.getnext()
-                if after is not None and after.tag == "p" and re.fullmatch(r"\s*:{3,}\s*", after.text_content()) \
-                        and not paragraph.text_content().rstrip().endswith(":::" if "}" in paragraph.text_content()
-                                                                           else "\0"):
-                    after.getparent().remove(after)
-                div = etree.Element("div", {"id": "refs"})
-                div.tail = paragraph.tail
-                paragraph.getparent().replace(paragraph, div)
-                chapter.changed = True
-                return div
+            opening = _REFS_OPEN.match(paragraph.text_content().replace("\n", " ")) if not len(paragraph) else None
+            if opening is None:
+                continue
+            after = paragraph.getnext()
+            if not opening["closed"] and after is not None and after.tag == "p" and _FENCE.match(after.text_content()):
+                after.getparent().remove(after)
+            div = etree.Element("div", {"id": "refs"})
+            div.tail = paragraph.tail
+            paragraph.getparent().replace(paragraph, div)
+            chapter.changed = True
+            return div
     return None
 
 

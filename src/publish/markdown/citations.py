@@ -21,14 +21,17 @@ Markdown reader (`normalCite`, `textualCite`, `citeKey`):
 
 - a key starts with a letter, digit or `_` and may hold `:.#$%&-+?<>~/` between word characters
   (`@doe:2005.` cites `doe:2005`); `@{any.key}` takes anything without spaces or braces;
-- an `@` right after a letter or digit (an e-mail address) starts nothing;
+- an `@` right after a letter or digit (an e-mail address) starts nothing, but a bracket may
+  follow a word (curie's `Elektrizität[@bh1896cr1; @bh1896cr2]`);
 - `[ … ]` is a citation only if every `;`-separated part holds a key, and not when `(` follows
   (then it is a link); nor after `^` (an inline note) or `!` (an image);
-- `@label` is an example reference, not a citation, when the chapter defines `(@label)`.
+- `@label` is an example reference, not a citation, when the chapter defines `(@label)`;
+- an `@key` in a suffix (`[see @a, and compare @b]`) is a citation inside the citation, as in Pandoc.
 
 The processor runs after raw HTML (priority 90), links and autolinks, so an `@` in a URL, an
-address or a tag is never taken; and before emphasis, so the prefix and suffix keep theirs. An
-`@key` in a suffix (`[see @a, and compare @b]`) stays text, where Pandoc nests a second citation.
+address or a tag is never taken, and a link's text is left as it is (Pandoc would set a citation
+there, but a citation here links to its entry, and links do not nest); and before emphasis, so the
+prefix and suffix keep theirs.
 """
 
 from __future__ import annotations
