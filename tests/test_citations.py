@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bookfolder import write_book
 from conftest import _corpus
-from publish.citations import DEFAULT_STYLE, pandoc_path, resolve_citations, section_title
+from publish.citations import DEFAULT_STYLE, input_files, pandoc_path, resolve_citations, section_title
 from publish.diagnostics import BuildFailed, Severity
 from publish.manuscript import load_manuscript
 from publish.model import Book
@@ -406,6 +406,7 @@ def test_a_changed_bibliography_rebuilds_the_book(tmp_path: Path) -> None:
     before = _book_key(load_manuscript(root), "p", None)
     (root / "refs.bib").write_text(BIB.replace("First Book", "Second Book"))
     assert _book_key(load_manuscript(root), "p", None) != before
+    assert DEFAULT_STYLE in input_files(load_manuscript(root))  # the shipped style is an input too
 
 
 @pytest.mark.parametrize(("config", "message"), [("bibliography: {a: b}\n", "must be a file name"),
