@@ -25,6 +25,7 @@ Pandoc prints it, `(key?)`.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.util
 import json
 import os
@@ -352,6 +353,36 @@ _BIB_ERROR = re.compile(r"Error reading bibliography file (?P<file>.+?):\s*(?P<r
 _LINE = re.compile(r"line (\d+)")
 
 
+# The last few runs, by everything they read: a preview's save that changes no citation (the
+# document holds the citations alone, not the text around them) costs no Pandoc run at all.
+_RUNS: dict[str, tuple[int, str, str]] = {}
+_RUNS_KEPT = 8
+
+
+def _citeproc(binary: Path, document: str, files: list[_File], style: _File) -> tuple[int, str, str]:
+    """One Pandoc citeproc run: (exit status, HTML, messages). The files are named alike in every
+    run (bibliography-0.bib, style.csl), so its messages depend on their contents alone."""
+    key = hashlib.sha256(json.dumps([document, [(f.path, f.data.hex()) for f in files], style.data.hex()]).encode())
+    if (known := _RUNS.get(key.hexdigest())) is not None:
+        return known
+    with tempfile.TemporaryDirectory(prefix="publish-citeproc-") as folder:
+        work = Path(folder)
+        (work / "data").mkdir()  # an empty data folder: no user's default.csl or locale changes the output
+        names = [f"bibliography-{n}{Path(file.path).suffix.lower()}" for n, file in enumerate(files)]
+        for name, file in zip(names, files):
+            (work / name).write_bytes(file.data)
+        (work / "style.csl").write_bytes(style.data)
+        command = [str(binary), "--sandbox", "--citeproc", "--data-dir=data", "--from=json", "--to=html",
+                   "--wrap=none", "--csl=style.csl", *[f"--bibliography={name}" for name in names]]
+        result = subprocess.run(command, input=document, capture_output=True, text=True, encoding="utf-8",
+                                timeout=TIMEOUT, cwd=work, check=False)
+    outcome = (result.returncode, result.stdout, result.stderr)
+    _RUNS[key.hexdigest()] = outcome
+    while len(_RUNS) > _RUNS_KEPT:
+        del _RUNS[next(iter(_RUNS))]
+    return outcome
+
+
 def _pandoc(document: dict, files: list[_File], style: _File, problems: list[Diagnostic],
             manuscript: Manuscript) -> _Run:
     """Pandoc's citeproc over the document; a file Pandoc cannot read is reported and left out."""
@@ -362,57 +393,45 @@ def _pandoc(document: dict, files: list[_File], style: _File, problems: list[Dia
                                 hint="run 'make setup' (it installs the pinned pypandoc-binary package)"))
         return _Run()
     files = list(files)
-    default = _File(DEFAULT_STYLE.name, DEFAULT_STYLE.read_bytes(), DEFAULT_STYLE)
-    with tempfile.TemporaryDirectory(prefix="publish-citeproc-") as folder:
-        work = Path(folder)
-        (work / "data").mkdir()  # an empty data folder: no user's default.csl or locale changes the output
-        while True:
-            names: dict[str, _File] = {}
-            for n, file in enumerate(files):
-                name = work / f"bibliography-{n}{Path(file.path).suffix.lower()}"
-                name.write_bytes(file.data)
-                names[str(name)] = file
-            (work / "style.csl").write_bytes(style.data)
-            command = [str(binary), "--sandbox", "--citeproc", f"--data-dir={work / 'data'}", "--from=json",
-                       "--to=html", "--wrap=none", f"--csl={work / 'style.csl'}",
-                       *[f"--bibliography={name}" for name in names]]
-            try:
-                result = subprocess.run(command, input=json.dumps(document), capture_output=True, text=True,
-                                        encoding="utf-8", timeout=TIMEOUT, cwd=work, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                problems.append(warning("citations-failed", f"the citations are not formatted: Pandoc failed ({exc})",
-                                        file=manuscript.shown("book.yaml"), hint="run 'make setup' to reinstall it"))
-                return _Run()
-            if result.returncode == 0:
-                break
-            message = result.stderr.strip()
-            bad = _BIB_ERROR.search(message)
-            if bad and bad["file"] in names:
-                file = names[bad["file"]]
-                line = _LINE.search(bad["rest"])
-                detail = re.sub(r"\s+", " ", bad["rest"]).strip()
-                problems.append(warning("bibliography-invalid", f"Pandoc cannot read the bibliography: {detail}; its "
-                                        "entries are left out", file=file.shown, line=int(line[1]) if line else None,
-                                        hint="look for a missing brace, comma or quote in the entry that ends here"))
-                files.remove(file)
-                continue
-            if style is not default:
-                line = re.match(r"\w+: (\d+):", message)
-                problems.append(warning("csl-invalid", f"Pandoc cannot use the citation style: {_first_line(message)}; "
-                                        "the citations are set in the default style, Chicago author-date",
-                                        file=style.shown, line=int(line[1]) if line else None,
-                                        hint="take the style as the CSL repository has it, or fix it at this line"))
-                style = default
-                continue
-            problems.append(warning("citations-failed", f"the citations are not formatted: {_first_line(message)}",
-                                    file=manuscript.shown("book.yaml"), hint="report this, with the book, as a bug"))
+    text = json.dumps(document)
+    while True:
+        try:
+            status, html, messages = _citeproc(binary, text, files, style)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(warning("citations-failed", f"the citations are not formatted: Pandoc failed ({exc})",
+                                    file=manuscript.shown("book.yaml"), hint="run 'make setup' to reinstall it"))
             return _Run()
-    missing = set(re.findall(r"Citeproc: citation (.+?) not found", result.stderr))
-    for message in re.findall(r"\[WARNING\] Citeproc: (.+)", result.stderr):
+        if status == 0:
+            break
+        message = messages.strip()
+        bad = _BIB_ERROR.search(message)
+        named = {f"bibliography-{n}{Path(f.path).suffix.lower()}": f for n, f in enumerate(files)}
+        if bad and bad["file"] in named:
+            file = named[bad["file"]]
+            line = _LINE.search(bad["rest"])
+            detail = re.sub(r"\s+", " ", bad["rest"]).strip()
+            problems.append(warning("bibliography-invalid", f"Pandoc cannot read the bibliography: {detail}; its "
+                                    "entries are left out", file=file.shown, line=int(line[1]) if line else None,
+                                    hint="look for a missing brace, comma or quote in the entry that ends here"))
+            files.remove(file)
+            continue
+        if style.shown != DEFAULT_STYLE:
+            line = re.match(r"\w+: (\d+):", message)
+            problems.append(warning("csl-invalid", f"Pandoc cannot use the citation style: {_first_line(message)}; "
+                                    "the citations are set in the default style, Chicago author-date",
+                                    file=style.shown, line=int(line[1]) if line else None,
+                                    hint="take the style as the CSL repository has it, or fix it at this line"))
+            style = _File(DEFAULT_STYLE.name, DEFAULT_STYLE.read_bytes(), DEFAULT_STYLE)
+            continue
+        problems.append(warning("citations-failed", f"the citations are not formatted: {_first_line(message)}",
+                                file=manuscript.shown("book.yaml"), hint="report this, with the book, as a bug"))
+        return _Run()
+    missing = set(re.findall(r"Citeproc: citation (.+?) not found", messages))
+    for message in re.findall(r"\[WARNING\] Citeproc: (.+)", messages):
         if not re.fullmatch(r"citation .+ not found", message):
             problems.append(warning("citeproc-warning", f"the citation style: {message}", file=style.shown,
                                     hint="the style may be for a newer CSL version, or need a fix at this macro"))
-    return _Run(lxml.html.fragment_fromstring(result.stdout, create_parent="div"), missing)
+    return _Run(lxml.html.fragment_fromstring(html, create_parent="div"), missing)
 
 
 def _first_line(text: str) -> str:
