@@ -775,7 +775,10 @@ def _formatted(manuscript: Manuscript, slots: list[_Slot], chapters: list[_Chapt
         # Its source is the bibliography file: what the chapter is made from, and what messages name.
         source = Source(Path(files[0].path) if files else Path("references"), "")
         root = etree.Element("div")
-        etree.SubElement(root, "h2").text = section_title(manuscript.config.lang, settings.reference_section_title)
+        # At the level the book's chapters open with: its shallowest heading.
+        levels = [int(h.tag[1]) for c in chapters for h in c.root.iter("h1", "h2", "h3", "h4", "h5", "h6")]
+        heading = f"h{min(levels, default=2)}"
+        etree.SubElement(root, heading).text = section_title(manuscript.config.lang, settings.reference_section_title)
         place = etree.SubElement(root, "div", {"id": "refs"})
         extra = _Chapter(len(chapters), source, manuscript.shown(source.path), root, changed=True)
     _fill(place, refs, ids)
