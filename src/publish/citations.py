@@ -244,7 +244,7 @@ _WRAPPERS = {"em": "Emph", "i": "Emph", "strong": "Strong", "b": "Strong", "sup"
              "sub": "Subscript", "del": "Strikeout", "s": "Strikeout", "u": "Underline"}
 
 
-def _inlines(element: etree._Element, *, with_tail: bool = False) -> list[dict]:
+def _inlines(element: etree._Element) -> list[dict]:
     """A mark's prefix or suffix (HTML) as Pandoc inlines, so citeproc finds the locator in it."""
     inlines = _text_inlines(element.text or "")
     for child in element:
@@ -457,17 +457,13 @@ def _ref_ids(keys: Sequence[str]) -> dict[str, str]:
     return ids
 
 
-def _unwrap(element: etree._Element) -> None:
-    element.drop_tag()
-
-
 def _replace(mark: etree._Element, output: etree._Element) -> None:
     """Put Pandoc's formatting of a citation where its mark was (the mark's attributes kept)."""
     for child in list(mark):
         mark.remove(child)
     mark.text = output.text
-    for child in output:
-        mark.append(child)
+    for child in list(output):
+        mark.append(child)  # moved, with its tail
 
 
 def _texts(element: etree._Element) -> list[tuple[etree._Element, str]]:
@@ -501,7 +497,7 @@ def _relink(element: etree._Element, ids: dict[str, str], found: set[str]) -> No
         if key in found and key in ids and not inside_link:
             link.set("href", f"#{ids[key]}")
         else:
-            _unwrap(link)  # an unknown key has no entry to go to, and a link may not hold another
+            link.drop_tag()  # an unknown key has no entry to go to, and a link may not hold another
 
 
 def _new_note(chapter: _Chapter, mark: etree._Element, content: etree._Element, number: int) -> etree._Element:
@@ -553,7 +549,7 @@ def _move_punctuation(sup: etree._Element) -> None:
     sup.tail = tail
 
 
-def _place_notes(slot: _Slot, output: etree._Element, footnotes: dict[str, etree._Element], counter: list[int]) -> None:
+def _place_notes(slot: _Slot, footnotes: dict[str, etree._Element], counter: list[int]) -> None:
     """A citation in the text that Pandoc made into a note (a note style) gets a note of its own."""
     mark = slot.citations[0]
     for ref in list(mark.iter("a")):
@@ -598,7 +594,7 @@ def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) 
                 and not (paragraph[0].tail or "").strip() else None
             _replace(slot.citations[0], only if only is not None and _is_citation(only) else paragraph)
             _no_double_period(slot.citations[0])
-            _place_notes(slot, paragraph, footnotes, counter)
+            _place_notes(slot, footnotes, counter)
             continue
         ref = next(iter(paragraph.xpath(".//a[contains(@class, 'footnote-ref')]")), None)
         note = footnotes.get((ref.get("href") or "").lstrip("#")) if ref is not None else None
