@@ -27,6 +27,7 @@ from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
 from .model import Asset, Book, Chapter, Heading, Note
 from .markdown import make_markdown
+from .markdown.tables import table_problems
 from .remote import RemoteImages
 from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
 
@@ -59,11 +60,6 @@ class _Locator:
         return self.text.count("\n", 0, match.start()) + 1
 
 
-# A table's `:--:` column alignment comes out of Python-Markdown as a style attribute, which
-# sanitising removes (and the old `align` attribute is not valid XHTML): keep it as a class.
-_TABLE_ALIGN = re.compile(r'<(th|td) style="text-align: (left|right|center);">')
-
-
 def chapter_html(text: str, *, md: markdown.Markdown | None = None) -> str:
     """One chapter's Markdown as sanitised HTML: the costly part of parsing (about 95% of it).
 
@@ -73,7 +69,7 @@ def chapter_html(text: str, *, md: markdown.Markdown | None = None) -> str:
     """
     md = md or make_markdown()
     md.reset()
-    return sanitize(_TABLE_ALIGN.sub(r'<\1 class="align-\2">', md.convert(XML_FORBIDDEN.sub("", text))))
+    return sanitize(md.convert(XML_FORBIDDEN.sub("", text)))
 
 
 
@@ -138,6 +134,7 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
                                 line=_line_of(source.text, forbidden[0]),
                                 hint="they are usually left over from a copy and paste; delete them"))
     problems += unsafe_html(source.text, shown)
+    problems += table_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
 

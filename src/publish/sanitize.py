@@ -23,7 +23,7 @@ XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\uf
 
 # Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
 # which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
-_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u"}) - {
+_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u", "tfoot"}) - {
     "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
@@ -33,9 +33,16 @@ _ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan", "headers"},
     "th": {"colspan", "rowspan", "headers", "scope"},
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
-    "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span"}, "colgroup": {"span"},
+    "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span", "style"}, "colgroup": {"span"},
+    "table": {"style"},
     "span": {"data-cites", "data-cite", "data-mode"},  # a citation's marks (publish.markdown.citations)
 }
+# The one style a book keeps: a table's or a column's relative width, as Pandoc's tables give it.
+_WIDTH_STYLE = re.compile(r"^width: ?[0-9]{1,3}%;?$")
+
+
+def _kept_style(element: str, value: str) -> bool:
+    return element in {"table", "col"} and bool(_WIDTH_STYLE.match(value.strip()))
 
 # Raw HTML in a manuscript may come from anywhere. What nh3 would drop silently and an author
 # would miss is reported first: (kind, tags, hint).
@@ -67,6 +74,8 @@ def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
         return None  # the editions write their own roles; an author's may be invalid ARIA
     if attribute == "id":
         return value if value.strip() else None
+    if attribute == "style":
+        return value if _kept_style(element, value) else None
     return value
 
 
@@ -181,7 +190,7 @@ def unsafe_html(text: str, shown: Path) -> list[Diagnostic]:
             if name.startswith("on"):
                 add("html-event-handler", f'removed the event handler {name}="…" from <{tag}>',
                     "a book runs no scripts; delete the attribute")
-            elif name == "style":
+            elif name == "style" and not _kept_style(tag, value):
                 add("html-style", f"removed a style attribute from <{tag}>",
                     "the book's look comes from its styles; use Markdown emphasis instead")
             elif name == "hidden":

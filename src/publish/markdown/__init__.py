@@ -19,6 +19,7 @@ from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
 from .citations import CitationExtension
+from .tables import PandocTablesExtension
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +32,14 @@ class Construct:
 CONSTRUCTS: tuple[Construct, ...] = (
     Construct("footnotes", lambda: "footnotes", {"BACKLINK_TEXT": ""}),
     Construct("smart punctuation", lambda: "smarty"),
-    Construct("pipe tables", lambda: "tables"),
+    Construct("tables", PandocTablesExtension),  # pipe, simple, multiline and grid tables, captions
     Construct("attribute lists", lambda: "attr_list"),
     # A chapter's own "# Title" is the book's second level: the book title is the first.
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", lambda: "sane_lists"),
-    Construct("citations", lambda: CitationExtension()),
+    Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations
 )
 
 
