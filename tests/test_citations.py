@@ -268,6 +268,12 @@ def test_each_citation_links_to_its_entry_across_chapters(tmp_path: Path) -> Non
     assert "nobody?" in _text(first) and "#ref-nobody" not in book.chapters[0].html
 
 
+def test_a_citation_in_a_heading_is_not_linked_since_the_contents_link_the_heading(tmp_path: Path) -> None:
+    book = parse_book(load_manuscript(_book(tmp_path, {"01.md": "# Doe's book [@item1]\n\nText [@item1].\n"})))
+    assert book.chapters[0].title.text == "Doe’s book (Doe 2005)" and "<a" not in book.chapters[0].title.html
+    assert 'href="#ref-item1"' in book.chapters[0].html
+
+
 def test_numbering_is_book_wide(tmp_path: Path) -> None:
     style = (CURIE / "curie.csl").read_text(encoding="utf-8")
     root = _book(tmp_path, {"01.md": "# One\n\nA[@item2] B[@item1].\n", "02.md": "# Two\n\nC[@пункт3] D[@item2].\n"},

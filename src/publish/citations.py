@@ -487,17 +487,21 @@ def _no_double_period(mark: etree._Element) -> None:
             return
 
 
+_NO_LINKS = {"a", "h1", "h2", "h3", "h4", "h5", "h6"}
+
+
 def _relink(element: etree._Element, ids: dict[str, str], found: set[str]) -> None:
     for link in list(element.iter("a")):
         href = link.get("href") or ""
         if link.get("role") != "doc-biblioref" or not href.startswith("#ref-"):
             continue
         key = unquote(href[len("#ref-"):])
-        inside_link = any(a.tag == "a" for a in link.iterancestors())
-        if key in found and key in ids and not inside_link:
+        # Links do not nest, and a heading's text is also a link in the contents.
+        unlinkable = any(a.tag in _NO_LINKS for a in link.iterancestors())
+        if key in found and key in ids and not unlinkable:
             link.set("href", f"#{ids[key]}")
         else:
-            link.drop_tag()  # an unknown key has no entry to go to, and a link may not hold another
+            link.drop_tag()  # an unknown key has no entry to go to
 
 
 def _new_note(chapter: _Chapter, mark: etree._Element, content: etree._Element, number: int) -> etree._Element:
