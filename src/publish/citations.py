@@ -579,12 +579,10 @@ def _place_notes(slot: _Slot, footnotes: dict[str, etree._Element], counter: lis
         _move_punctuation(sup)
 
 
-def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) -> None:
+def _graft(slots: list[_Slot], run: _Run) -> None:
     assert run.html is not None
     by_id = {e.get("id"): e for e in run.html.iter() if e.get("id")}
     footnotes = {e.get("id"): e for e in run.html.iter("li") if (e.get("id") or "").startswith("fn")}
-    for note in footnotes.values():
-        _relink(note, ids, found)
     counter = [0]
     for n, slot in enumerate(slots):
         paragraph = by_id.get(f"c{n}")
@@ -592,7 +590,6 @@ def _graft(slots: list[_Slot], run: _Run, ids: dict[str, str], found: set[str]) 
         if paragraph is None:
             continue
         slot.chapter.changed = True
-        _relink(paragraph, ids, found)
         if slot.note is None:
             only = paragraph[0] if len(paragraph) == 1 and not (paragraph.text or "").strip() \
                 and not (paragraph[0].tail or "").strip() else None
@@ -763,7 +760,10 @@ def _formatted(manuscript: Manuscript, slots: list[_Slot], chapters: list[_Chapt
     # Links go only to entries the book shows.
     shown = settings.link_citations and not settings.suppress_bibliography
     found = set(entries) if shown else set()
-    _graft(slots, run, ids, found)
+    _graft(slots, run)
+    for chapter in chapters:  # once each, now that every citation stands where it will be read
+        if chapter.changed:
+            _relink(chapter.root, ids, found)
     _report_missing(slots, run.missing, files, problems)
     if settings.suppress_bibliography or refs is None or not len(refs):
         return None
