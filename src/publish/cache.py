@@ -42,7 +42,7 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 # way around a cache made before such an upgrade.
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
              "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
-             "pypandoc-binary")
+             "latex2mathml", "ziamath", "ziafont", "pypandoc-binary")
 
 
 def default_root() -> Path:
@@ -92,6 +92,7 @@ def pipeline_version() -> str:
     from importlib import metadata
 
     package = Path(__file__).resolve().parent
+    # Subpackages too: the Markdown constructs live in publish/markdown/.
     sources = [(p.relative_to(package).as_posix(), p.read_bytes()) for p in sorted(package.rglob("*.py"))]
     versions = []
     for name in LIBRARIES:

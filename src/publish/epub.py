@@ -19,12 +19,13 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from .fonts import MEDIA_TYPES, edition_fonts
+from .fonts import MEDIA_TYPES, edition_fonts, has_math
 from .model import Book, Chapter
 from .pages import TITLE, PageMap, mark_pages
 from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
+_MATH = re.compile(r"<math[\s>]")
 STYLESHEETS = ("fonts.css", "book.css", "epub.css")
 
 
@@ -130,6 +131,8 @@ def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
         features.append("alternativeText")
     if has_pages:
         features.append("printPageNumbers")
+    if has_math(book):
+        features.append("MathML")
     for feature in features:
         meta("schema:accessibilityFeature", feature)
     meta("schema:accessibilityHazard", "none")
@@ -201,7 +204,8 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     documents, toc, landmarks = _documents(book, cover, pages)
     items = {}
     for doc in documents:
-        items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties)
+        mathml = ("mathml",) if _MATH.search(doc.content) else ()  # EPUBCheck's OPF-014 without it
+        items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties + mathml)
         eb.add_item(items[doc.file_name])
     eb.spine = [items[d.file_name] for d in documents]
     eb.toc = [epub.Link(e.href, e.label, f"toc-{n}") for n, e in enumerate(toc, start=1)]

@@ -22,7 +22,7 @@ from .manuscript import Manuscript, Source
 from .markdown import make_markdown
 from .parse import chapter_html, parse_book
 
-_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style"}
+_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style", "math"}  # math: TeX's own quotes and primes
 _STRAIGHT = re.compile(r"[\"']")
 # Smart punctuation guesses a quote's direction from its neighbours and sometimes guesses wrong,
 # typically next to a link or emphasis: an opening quote that ends a word, or an opening single

@@ -25,11 +25,19 @@ from .citations import resolve_citations
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
-from .model import Asset, Book, Chapter, Heading, Note
-from .markdown import make_markdown
+from .markdown import make_markdown, source_problems
+from .markdown.math import formula_problems
 from .markdown.tables import table_problems
+from .mathml import plain_text
+from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
-from .sanitize import XML_FORBIDDEN, repair_content_model, sanitize, unsafe_html
+from .sanitize import (
+    XML_FORBIDDEN,
+    keep_open,
+    repair_content_model,
+    sanitize,
+    unsafe_html,
+)
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -79,10 +87,11 @@ def _line_of(text: str, needle: str) -> int | None:
 
 
 def _plain(element: etree._Element) -> str:
-    return re.sub(r"\s+", " ", element.text_content()).strip()
+    return plain_text(element)  # formulas as "x²", not "x2"
 
 
 def _inner_html(element: etree._Element) -> str:
+    keep_open(element)
     parts = [_escape(element.text or "")]
     parts += [etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in element]
     return "".join(parts)
@@ -135,8 +144,10 @@ def _first_pass(index: int, source: Source, manuscript: Manuscript, html: str, i
                                 hint="they are usually left over from a copy and paste; delete them"))
     problems += unsafe_html(source.text, shown)
     problems += table_problems(source.text, shown)
+    problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     repair_content_model(root)
+    problems += formula_problems(root, source.text, shown)
 
     first = next(iter(root), None)
     if first is not None and first.tag == "h2" and not (root.text or "").strip() and not _plain(first):

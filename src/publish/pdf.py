@@ -26,6 +26,7 @@ from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
+from .print_math import draw_math, undrawable
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -77,6 +78,13 @@ class PdfEdition:
     pages: int
 
 
+def _one_line(html: str) -> str:
+    """A note's text with its line breaks made spaces (code aside): WeasyPrint 70 stops with an
+    AssertionError on a space before a line break inside a `float: footnote` element."""
+    parts = re.split(r"(<pre\b.*?</pre>)", html, flags=re.DOTALL)
+    return "".join(part if part.startswith("<pre") else re.sub(r"[ \t]*\n[ \t]*", " ", part) for part in parts)
+
+
 def _inline_notes(chapter: Chapter) -> Chapter:
     """Put each note where it is called, as WeasyPrint's `float: footnote` wants it."""
     if not chapter.notes:
@@ -87,7 +95,7 @@ def _inline_notes(chapter: Chapter) -> Chapter:
         note = notes.get(match[2])
         if note is None:
             return match[0]
-        body = re.sub(r"<p\b[^>]*>", '<span class="para">', note.html).replace("</p>", "</span>")
+        body = re.sub(r"<p\b[^>]*>", '<span class="para">', _one_line(note.html)).replace("</p>", "</span>")
         return f'<span class="footnote" id="{note.id}">{body}</span>'
 
     html = re.sub(r'<a class="noteref" id="([^"]+)" href="#([^"]+)" role="doc-noteref">[^<]*</a>', inline, chapter.html)
@@ -95,6 +103,7 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
+    book = draw_math(book)  # WeasyPrint lays out no MathML
     # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
                              direction=book.config.direction))
@@ -247,7 +256,9 @@ def render_pdf(book: Book, *, profile: str | None = None,
                 gc.collect()  # the first layout's pages, before the second's
             html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
                                    base_url=str(book.root) + "/", url_fetcher=fetcher)
-            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True)
+            # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
+            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
+                                   presentational_hints=True)
             actual = margins_for(book.config, len(document.pages))
             if actual == margins:
                 break
@@ -269,4 +280,4 @@ def render_pdf(book: Book, *, profile: str | None = None,
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
                      if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
-    return PdfEdition(data, missing + problems, pages, len(document.pages))
+    return PdfEdition(data, missing + undrawable(book) + problems, pages, len(document.pages))

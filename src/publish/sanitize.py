@@ -21,20 +21,39 @@ from .diagnostics import Diagnostic, warning
 # What XML 1.0 forbids, and the C1 controls and noncharacters that HTML calls parse errors.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 
+# Presentation MathML, as the math construct (publish.markdown.math) writes it and EPUB 3 allows it.
+MATHML_TAGS = frozenset({
+    "math", "menclose", "merror", "mfrac", "mi", "mmultiscripts", "mn", "mo", "mover", "mpadded", "mphantom",
+    "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd",
+    "mtext", "mtr", "munder", "munderover", "none", "semantics", "annotation"})
+_MATHML_ATTRIBUTES = {"mathvariant", "mathsize", "mathcolor", "mathbackground", "displaystyle", "scriptlevel", "dir"}
+_MATHML_ATTRIBUTES_OF = {
+    "math": {"display", "alttext", "xmlns"},
+    "mo": {"form", "fence", "separator", "lspace", "rspace", "stretchy", "symmetric", "maxsize", "minsize", "largeop",
+           "movablelimits", "accent"},
+    "mover": {"accent"}, "munder": {"accentunder"}, "munderover": {"accent", "accentunder"},
+    "mfrac": {"linethickness", "bevelled"}, "mspace": {"width", "height", "depth", "linebreak"},
+    "mpadded": {"width", "height", "depth", "lspace", "voffset"}, "menclose": {"notation"},
+    "mtable": {"columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame",
+               "framespacing", "equalrows", "equalcolumns", "width"},
+    "mtr": {"columnalign", "rowalign"}, "mtd": {"columnalign", "rowalign", "columnspan", "rowspan"},
+    "ms": {"lquote", "rquote"}, "annotation": {"encoding"},
+}
 # Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
 # which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
-_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u", "tfoot"}) - {
+_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u", "tfoot"} | MATHML_TAGS) - {
     "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
     "a": {"href", "hreflang"},
     "img": {"src", "alt", "width", "height"},
-    "ol": {"start", "reversed"},
+    "ol": {"start", "reversed", "type"},
     "td": {"colspan", "rowspan", "headers"},
     "th": {"colspan", "rowspan", "headers", "scope"},
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
     "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span", "style"}, "colgroup": {"span"},
     "table": {"style"},
+    **{tag: _MATHML_ATTRIBUTES | _MATHML_ATTRIBUTES_OF.get(tag, set()) for tag in MATHML_TAGS},
     "span": {"data-cites", "data-cite", "data-mode"},  # a citation's marks (publish.markdown.citations)
 }
 # The one style a book keeps: a table's or a column's relative width, as Pandoc's tables give it.
@@ -64,12 +83,17 @@ _NUMBER = re.compile(r"^[0-9]{1,4}$")
 
 def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
     """nh3's attribute filter: drop values that would make the XHTML invalid."""
+    if element in MATHML_TAGS and attribute != "dir":
+        # MathML's lengths are not HTML's numbers; its namespace may only be its own.
+        return value if attribute != "xmlns" or value == "http://www.w3.org/1998/Math/MathML" else None
     if attribute in {"lang", "hreflang"}:
         return value if value == "" or langcodes.tag_is_valid(value) else None
     if attribute == "dir":
         return value.lower() if value.lower() in _DIRECTIONS else None
     if attribute in {"width", "height", "start", "colspan", "rowspan", "span"}:
         return value if _NUMBER.match(value.strip()) and int(value) > 0 else None
+    if attribute == "type":
+        return value if element == "ol" and value in {"1", "a", "A", "i", "I"} else None
     if attribute == "role":
         return None  # the editions write their own roles; an author's may be invalid ARIA
     if attribute == "id":
@@ -90,7 +114,7 @@ def sanitize(html: str) -> str:
 # HTML's content models, as far as sanitised HTML can break them: an HTML parser keeps a <details>
 # inside a heading or an <li> outside a list, and EPUBCheck refuses both. Such an element gives way
 # to its content.
-_PHRASING = {"a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
+_PHRASING = {"math", "a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
              "q", "ruby", "rp", "rt", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
 _PHRASING_ONLY = (_PHRASING - {"a", "ins", "del", "ruby"}) | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "summary"}
 _PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details"}, "figcaption": {"figure"},
@@ -101,6 +125,8 @@ _PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details
 
 def _misplaced(element: etree._Element) -> bool:
     parent = element.getparent()
+    if element.tag in MATHML_TAGS and element.tag != "math":
+        return False  # MathML's own content model is not HTML's (nh3 drops MathML outside <math>)
     if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
         return True
     if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
@@ -126,6 +152,17 @@ def repair_content_model(root: etree._Element) -> None:
                 changed = True
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def keep_open(root: etree._Element) -> None:
+    """Give every empty element that is not void an empty text, so that serialised as XML it is
+    `<div></div>`: an HTML parser reads `<div/>` as a div that never closes, holding the rest."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag not in _VOID and element.text is None and not len(element):
+            element.text = ""
+
+
 # Markdown shows code as text: raw HTML there is not HTML. Fenced blocks, code spans and indented
 # blocks (after a blank line) are blanked out, line breaks kept, before the source is scanned.
 _CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|(`+)(?!`).+?(?<!`)\2(?!`)|(?:(?<=\n\n)|\A)(?:(?: {4}|\t)[^\n]*(?:\n|\Z))+",
@@ -148,6 +185,11 @@ def _xml_reference(match: re.Match[str]) -> str:
 
 def _blank(match: re.Match[str]) -> str:
     return re.sub(r"[^\n]", " ", match[0])
+
+
+def without_code(text: str) -> str:
+    """The Markdown source with its code (fenced, indented, spans) blanked out, lines kept."""
+    return _CODE.sub(_blank, text)
 
 
 def _unsafe_scheme(address: str) -> str | None:
