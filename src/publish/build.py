@@ -362,8 +362,11 @@ class _StyleInputs:
 
 
 def _book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
+    from .citations import input_files
+
     return digest("book", pipeline, str(manuscript.root), str(manuscript.shown_root), manuscript.config_text,
-                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch)
+                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch,
+                  [(path.name, file_digest(path)) for path in input_files(manuscript)])
 
 
 def _cover_key(manuscript: Manuscript, pipeline: str, styles: _StyleInputs) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,21 @@ class TrimSize:
     height_in: float
 
 
+BIBLIOGRAPHY_TYPES = (".bib", ".bibtex", ".json", ".yaml", ".yml", ".ris")  # the formats Pandoc's citeproc reads
+
+
+@dataclass(frozen=True, slots=True)
+class CitationConfig:
+    """Pandoc's citation keys: where the references are, how they look, where the list goes."""
+
+    bibliography: tuple[str, ...] = ()  # paths inside the book folder, in the order given
+    csl: str | None = None  # a CSL style file inside the book folder; None: the shipped default
+    nocite: tuple[str, ...] = ()  # keys listed without being cited; "*" is every entry
+    reference_section_title: str | None = None  # the heading of a bibliography set as a chapter of its own
+    link_citations: bool = True
+    suppress_bibliography: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class BookConfig:
     title: str
@@ -66,6 +82,7 @@ class BookConfig:
     print_service: str = "kdp"
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
+    citations: CitationConfig = field(default_factory=lambda: CitationConfig())
 
     @property
     def direction(self) -> str:
@@ -76,7 +93,8 @@ class BookConfig:
 KNOWN_KEYS = (
     "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
     "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service", "remote-images",
+    "print-service", "remote-images", "bibliography", "csl", "nocite", "reference-section-title",
+    "link-citations", "suppress-bibliography",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -227,10 +245,51 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             bad("remote-images", f"{data['remote-images']!r} is not true or false",
                 "write 'remote-images: true' to let the build download images from the web, or leave it out")
 
+    citations = _citation_config(data, bad)
+    if citations is not None:
+        values["citations"] = citations
+
     problems.sort(key=lambda p: p.line or 0)  # in the order the author reads the file
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems
+
+
+def _citation_config(data: dict[str, Any], bad: Callable[[str, str, str], None]) -> CitationConfig | None:
+    values: dict[str, Any] = {}
+    if data.get("bibliography") is not None:
+        paths = _as_text_list(data["bibliography"])
+        if paths is None:
+            bad("bibliography", "must be a file name or a list of file names",
+                "write 'bibliography: references.bib', or one '- file.bib' line per file")
+        elif unknown := [p for p in paths if not p.lower().endswith(BIBLIOGRAPHY_TYPES)]:
+            bad("bibliography", f"'{unknown[0]}' is not a bibliography file Pandoc's citeproc reads",
+                f"name a file ending in {', '.join(BIBLIOGRAPHY_TYPES)} (BibLaTeX, BibTeX, CSL JSON, CSL YAML, RIS)")
+        else:
+            values["bibliography"] = paths
+    for key in ("csl", "reference-section-title"):
+        if data.get(key) is not None:
+            text_value = _as_text(data[key])
+            if text_value is None:
+                bad(key, "must be a single line of text", f"write it as '{key}: some text'")
+            else:
+                values[key.replace("-", "_")] = text_value
+    if data.get("nocite") is not None:
+        # Pandoc writes it as citations: "@item1, @item2" or "@*".
+        keys = _as_text_list(data["nocite"])
+        if keys is None:
+            bad("nocite", "must be citations such as '@item1, @item2', or '@*' for every entry",
+                "write 'nocite: \"@item1, @item2\"' (quoted: YAML reads a leading @ as reserved)")
+        else:
+            values["nocite"] = tuple(braced or plain for text in keys
+                                     for braced, plain in re.findall(r"@(?:\{([^{}\s]+)\}|(\*|[^\s,;@]+))", text))
+    for key in ("link-citations", "suppress-bibliography"):
+        if data.get(key) is not None:
+            if isinstance(data[key], bool):
+                values[key.replace("-", "_")] = data[key]
+            else:
+                bad(key, f"{data[key]!r} is not true or false", f"write '{key}: true' or '{key}: false'")
+    return CitationConfig(**values) if values else None
 
 
 def parse_date(text: str) -> dt.datetime | None:

@@ -111,7 +111,12 @@ def _split_links(book: Book, chapter: Chapter) -> Chapter:
             return match[0]
         return f'href="{holder.file_name}#{target}"' if target != holder.id else f'href="{holder.file_name}"'
 
-    return dataclasses.replace(chapter, html=re.sub(r'href="#([^"]+)"', retarget, chapter.html))
+    def split(html: str) -> str:
+        return re.sub(r'href="#([^"]+)"', retarget, html)
+
+    # Notes link too: a citation in a note goes to the bibliography's document.
+    notes = tuple(dataclasses.replace(note, html=split(note.html)) for note in chapter.notes)
+    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes)
 
 
 def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:

@@ -21,6 +21,7 @@ import markdown
 from lxml import etree
 from markdown.extensions.toc import slugify, slugify_unicode
 
+from .citations import resolve_citations
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .manuscript import Manuscript, Source
@@ -439,8 +440,11 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
         if source.digest not in cache:
             cache[source.digest] = chapter_html(source.text, md=md)
     ids = _Ids()
-    drafts = [_first_pass(i, s, manuscript, cache[s.digest], ids, problems)
-              for i, s in enumerate(manuscript.sources, start=1)]
+    # Citations are formatted book-wide; the bibliography may come as a chapter of its own.
+    sources, htmls = resolve_citations(manuscript, manuscript.sources, [cache[s.digest] for s in manuscript.sources],
+                                       problems)
+    drafts = [_first_pass(i, s, manuscript, html, ids, problems)
+              for i, (s, html) in enumerate(zip(sources, htmls), start=1)]
     by_path = {PurePosixPath(d.source.path.as_posix()): d for d in drafts}
     assets: dict[str, Asset] = {}
     remote = RemoteImages() if manuscript.config.remote_images else None

@@ -54,6 +54,7 @@ _ALLOWED_ATTRIBUTES = {
     "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span", "style"}, "colgroup": {"span"},
     "table": {"style"},
     **{tag: _MATHML_ATTRIBUTES | _MATHML_ATTRIBUTES_OF.get(tag, set()) for tag in MATHML_TAGS},
+    "span": {"data-cites", "data-cite", "data-mode"},  # a citation's marks (publish.markdown.citations)
 }
 # The one style a book keeps: a table's or a column's relative width, as Pandoc's tables give it.
 _WIDTH_STYLE = re.compile(r"^width: ?[0-9]{1,3}%;?$")

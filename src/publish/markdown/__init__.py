@@ -19,6 +19,7 @@ import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from .citations import CitationExtension
 from ..diagnostics import Diagnostic, warning
 from ..sanitize import without_code
 from . import fenced_divs, math, raw_tex
@@ -61,6 +62,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", PandocListsExtension),
     Construct("math", lambda: math.MathExtension()),
+    Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations
 )
 
 
