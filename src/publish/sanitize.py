@@ -27,7 +27,7 @@ _ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside",
     "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
-    "a": {"href", "hreflang"},
+    "a": {"href", "hreflang", "name"},  # name: the old way to make an anchor, made an id by the repair
     "img": {"src", "alt", "width", "height"},
     "ol": {"start", "reversed"},
     "td": {"colspan", "rowspan", "headers"},
@@ -107,6 +107,11 @@ def _misplaced(element: etree._Element) -> bool:
 
 
 def repair_content_model(root: etree._Element) -> None:
+    for anchor in root.iter("a"):
+        # <a name="x"> is how Markdown authors (and GitHub) make an anchor; XHTML knows only id.
+        name = anchor.attrib.pop("name", None)
+        if name and name.strip() and anchor.get("id") is None:
+            anchor.set("id", name.strip())
     changed = True
     while changed:
         changed = False

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import markdown
 from markdown.extensions import Extension
-from markdown.extensions.toc import slugify_unicode
+
+from .attributes import AttributesExtension
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("footnotes", lambda: "footnotes", {"BACKLINK_TEXT": ""}),
     Construct("smart punctuation", lambda: "smarty"),
     Construct("pipe tables", lambda: "tables"),
-    Construct("attribute lists", lambda: "attr_list"),
-    # A chapter's own "# Title" is the book's second level: the book title is the first.
-    Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
+    # Only valid attribute syntax: `## Using {braces}` keeps its braces. Heading ids are not
+    # made here but in resolve.py, by Pandoc's rules, since they must be unique across the book.
+    Construct("attribute lists", AttributesExtension),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", lambda: "sane_lists"),
