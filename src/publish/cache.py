@@ -91,7 +91,7 @@ def pipeline_version() -> str:
     from importlib import metadata
 
     package = Path(__file__).resolve().parent
-    sources = [(p.name, p.read_bytes()) for p in sorted(package.glob("*.py"))]
+    sources = [(p.relative_to(package).as_posix(), p.read_bytes()) for p in sorted(package.rglob("*.py"))]
     versions = []
     for name in LIBRARIES:
         try:
