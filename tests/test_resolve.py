@@ -176,6 +176,13 @@ def test_the_contents_nest_sections_under_their_chapter(make_book: MakeBook) -> 
     assert [s.children for s in book.contents(1)[0].children] == [(), ()]
 
 
+def test_an_image_alone_is_a_figure_captioned_by_its_description_as_pandoc_does(make_book: MakeBook) -> None:
+    book = parse(make_book({"01-a.md": "# A\n\n![Fig. 1](f.png)\n"}, files={"f.png": b"\x89PNG\r\n\x1a\n"}))
+    [figure] = tree(book.chapters[0]).xpath("//figure")
+    assert figure.xpath("img/@alt") == ["Fig. 1"] and figure.xpath("figcaption/text()") == ["Fig. 1"]
+    assert figure.xpath("figcaption/@aria-hidden") == ["true"]  # screen readers read the description once
+
+
 # --- metadata -------------------------------------------------------------------------------------------
 
 
@@ -235,8 +242,9 @@ def test_a_link_written_for_github_ids_resolves(make_book: MakeBook) -> None:
 def test_a_link_to_an_old_style_named_anchor(make_book: MakeBook) -> None:
     book = parse(make_book({"01-a.md": "# A\n\n[down](02-b.md/#user-content-compose)\n",
                             "02-b.md": '# B\n\n<a name="compose"></a>\n\nText.\n'}))
-    assert 'href="#compose"' in book.chapters[0].html and 'id="compose"' in book.chapters[1].html
-    assert "name=" not in book.chapters[1].html
+    assert 'href="#compose"' in book.chapters[0].html and "name=" not in book.chapters[1].html
+    # Written out in full: an HTML parser reads <a id="compose"/> as an anchor around all that follows.
+    assert '<a id="compose"></a>' in book.chapters[1].html
 
 
 def test_links_inside_notes_are_resolved(make_book: MakeBook) -> None:

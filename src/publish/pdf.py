@@ -268,5 +268,6 @@ def render_pdf(book: Book, *, profile: str | None = None,
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
-                     if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
+                     if not (missing and message.startswith(".notdef glyph"))  # already named, with their line
+                     and not message.endswith("has no required alt description"))  # so is this (image-alt)
     return PdfEdition(data, missing + problems, pages, len(document.pages))

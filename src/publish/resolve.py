@@ -161,7 +161,18 @@ def _heading_text(element: etree._Element) -> str:
     return _plain(copy)
 
 
+# Elements that are empty by definition: the only ones that may be written <br/>. An empty <a/>
+# or <span/> is XHTML, but an HTML parser (the web edition, the print edition) reads it as an
+# opening tag that swallows the rest of the text.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
 def _inner_html(element: etree._Element) -> str:
+    """The element's content as markup that XML and HTML parsers read alike."""
+    for child in element.iter():
+        if isinstance(child.tag, str) and child is not element and child.text is None and not len(child) \
+                and child.tag not in _VOID:
+            child.text = ""
     parts = [_escape(element.text or "")]
     parts += [etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in element]
     return "".join(parts)
@@ -747,13 +758,20 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
 
 def _leave_out(image: etree._Element) -> None:
     """Put an image's description where the image was, as text, so no word of it is lost."""
-    alt = (image.get("alt") or "").strip()
+    alt = " ".join((image.get("alt") or "").split())
     parent = image.getparent()
+    if parent.tag == "figure":  # the figure becomes a paragraph of its caption
+        caption = parent.find("figcaption")
+        text = " ".join(caption.text_content().split()) if caption is not None else alt
+        if caption is not None and caption.get("aria-hidden") is None and alt and alt != text:
+            text = f"{alt} ({text})"
+        tail = parent.tail
+        parent.clear()
+        parent.tag, parent.text, parent.tail = "p", text, tail
+        return
     if alt:
         image.tail = alt + (image.tail or "")
     _drop(image)
-    if parent.tag == "figure" and not len(parent):
-        parent.tag = "p"
 
 
 def _collect_images(draft: _Draft, elements: list[etree._Element], root: Path, assets: dict[str, Asset],
@@ -771,7 +789,8 @@ def _collect_images(draft: _Draft, elements: list[etree._Element], root: Path, a
                 _leave_out(image)
                 continue
             line = find.line(f"]({src}", f"](<{src}", f"](<{unquote(src)}", f'"{src}"', f"'{src}'", src, unquote(src))
-            if image.get("alt") is None:
+            if not (image.get("alt") or "").strip():
+                # Readers who cannot see it get nothing, and the print edition's tags (PDF/UA) need it.
                 image.set("alt", "")
                 problems.append(warning("image-alt", f"the image '{src}' has no alt text", file=draft.shown, line=line,
                                         hint="describe it for readers who cannot see it: ![a drum kit on a stage](images/drums.jpg)"))
@@ -791,7 +810,9 @@ def _collect_images(draft: _Draft, elements: list[etree._Element], root: Path, a
 
 
 def _figures(root: etree._Element) -> None:
-    """An image alone in its paragraph is a figure; its Markdown title, if any, is the caption."""
+    """An image alone in its paragraph is a figure. Its caption is its Markdown title, or else its
+    description, as Pandoc's implicit figures have it; a caption that only repeats the description
+    is hidden from screen readers, which read the description already."""
     for paragraph in list(root.iter("p")):
         children = list(paragraph)
         if len(children) != 1 or children[0].tag != "img" or (paragraph.text or "").strip() \
@@ -800,9 +821,13 @@ def _figures(root: etree._Element) -> None:
         image = children[0]
         image.tail = None
         paragraph.tag = "figure"
-        caption = image.attrib.pop("title", "").strip()
-        if caption:
-            etree.SubElement(paragraph, "figcaption").text = caption
+        title = image.attrib.pop("title", "").strip()
+        alt = " ".join((image.get("alt") or "").split())
+        if title or alt:
+            caption = etree.SubElement(paragraph, "figcaption")
+            caption.text = title or alt
+            if not title:
+                caption.set("aria-hidden", "true")
 
 
 # --- the book -------------------------------------------------------------------------------------------
