@@ -183,6 +183,20 @@ def test_an_image_alone_is_a_figure_captioned_by_its_description_as_pandoc_does(
     assert figure.xpath("figcaption/@aria-hidden") == ["true"]  # screen readers read the description once
 
 
+def test_a_skipped_heading_level_is_not_skipped_in_the_book(make_book: MakeBook) -> None:
+    book = parse(make_book({"01-a.md": "# A\n\n## B\n\n#### Too deep\n\n## C\n"}))
+    assert [(h.level, h.text) for h in book.chapters[0].headings] == [(3, "B"), (4, "Too deep"), (3, "C")]
+
+
+def test_an_image_file_name_with_spaces_gets_a_name_valid_in_a_url(make_book: MakeBook) -> None:
+    png = b"\x89PNG\r\n\x1a\n"
+    book = parse(make_book({"01-a.md": "# A\n\n![A clock](<assets/clock (1).png>) ![Two](assets/clock-1-.png)\n"},
+                           files={"assets/clock (1).png": png, "assets/clock-1-.png": png}))
+    assert {a.href: a.source.name for a in book.assets} == {"assets/clock-1-.png": "clock (1).png",
+                                                            "assets/clock-1--2.png": "clock-1-.png"}
+    assert tree(book.chapters[0]).xpath("//img/@src") == ["assets/clock-1-.png", "assets/clock-1--2.png"]
+
+
 # --- metadata -------------------------------------------------------------------------------------------
 
 

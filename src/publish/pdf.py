@@ -117,8 +117,9 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 
 
     root = book_root.resolve()
     # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
-    # cache outside the book folder) are served from where the print edition's HTML says they are.
-    elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
+    # cache outside the book folder; files whose names were made URL-safe) are served from where
+    # the print edition's HTML says they are.
+    elsewhere = {root / a.href: a.source for a in assets if a.source.resolve() != (root / a.href).resolve()}
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere)
 
 

@@ -411,8 +411,12 @@ def _set_levels(draft: _Draft, level: int | None, *, from_names: bool) -> None:
     if level is None:
         return
     below = 3 if from_names else 2
+    previous = 2  # the chapter's title
     for heading in [e for e in draft.root.iter() if _is_heading(e)]:
-        heading.tag = f"h{min(6, max(3, below + _level(heading) - level))}"
+        # A level the author skipped is not skipped in the book: readers and screen readers follow
+        # the outline (the lint still points at the skip, in the manuscript).
+        new = min(6, max(3, below + _level(heading) - level), previous + 1)
+        heading.tag, previous = f"h{new}", new
 
 
 # --- ids ------------------------------------------------------------------------------------------------
@@ -753,7 +757,14 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
         return None
-    return Asset(path, relative, IMAGE_TYPES[suffix])
+    return Asset(path, safe_href(relative), IMAGE_TYPES[suffix])
+
+
+def safe_href(relative: str) -> str:
+    """The path an image has in every edition: the author's, with spaces and other characters that
+    are not valid in a URL (or that old readers trip on) made '-': ".gitbook/assets/clock (1).svg"
+    is ".gitbook/assets/clock-1-.svg"."""
+    return "/".join(re.sub(r"[^\w.\-]+", "-", part) or "-" for part in relative.split("/"))
 
 
 def _leave_out(image: etree._Element) -> None:
@@ -805,6 +816,11 @@ def _collect_images(draft: _Draft, elements: list[etree._Element], root: Path, a
                 continue
             asset = image_asset(src, here, root, draft.shown, line, problems, remote=remote)
             if asset is not None:
+                href, n = asset.href, 2
+                while href in assets and assets[href].source != asset.source:  # two names made one
+                    stem, dot, suffix = asset.href.rpartition(".")
+                    href, n = f"{stem}-{n}{dot}{suffix}", n + 1
+                asset = Asset(asset.source, href, asset.media_type)
                 image.set("src", asset.href)
                 assets.setdefault(asset.href, asset)
 
