@@ -149,8 +149,7 @@ MARKUP = {
 }
 NEEDS = {
     ("curie-radioaktive-substanzen", "inline note"), ("curie-radioaktive-substanzen", "citation"),
-    ("curie-radioaktive-substanzen", "math"), ("curie-radioaktive-substanzen", "table rule"),
-    ("curie-radioaktive-substanzen", "super/subscript"),
+    ("curie-radioaktive-substanzen", "math"),
     ("pandoc-test-suite", "inline note"), ("pandoc-test-suite", "citation"), ("pandoc-test-suite", "math"),
     ("pandoc-test-suite", "raw tex"), ("pandoc-test-suite", "table rule"), ("pandoc-test-suite", "super/subscript"),
     ("pandoc-test-suite", "line block"), ("pandoc-test-suite", "link"), ("pandoc-test-suite", "attributes"),

@@ -30,8 +30,12 @@ _INLINE_CONTAINERS = {"Emph", "Underline", "Strong", "Strikeout", "Superscript",
                       "Span"}
 
 
+_INVISIBLE = dict.fromkeys([0xAD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])  # soft hyphens and zero widths
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    """Lower-case words; a soft hyphen ("die\u00adselbe") is not a word's end, as no reader shows it."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).casefold())
 
 
 @dataclass(frozen=True)
