@@ -20,7 +20,7 @@ import pytest
 from conftest import CORPUS, CorpusBuild, build_corpus_book
 from lxml import etree
 from validators import AceReport, EpubcheckReport, run_ace, run_epubcheck
-from words import SourceWords, epub_words, loss, pdf_words, source_words, web_words
+from words import SourceWords, dropped_words, epub_words, loss, pdf_words, source_words, web_words
 
 from publish.manuscript import load_manuscript
 
@@ -199,10 +199,10 @@ def test_no_word_of_the_source_is_lost(corpus: CorpusBuild, source: SourceWords,
     if corpus.name in LOSSES:
         request.applymarker(pytest.mark.xfail(reason=f"needs {LOSSES[corpus.name]}", strict=True))
     if edition == "pdf":  # an image's description is in the PDF's tags, not its text
-        expected, found = source.text, pdf_words(corpus.output(".pdf"))
+        expected, found = source.with_code, pdf_words(corpus.output(".pdf"))
     else:
         expected = source.text + source.alt
         found = epub_words(corpus.output(".epub")) if edition == "epub" else web_words(corpus.output("/index.html"))
-    result = loss(expected, found)
+    result = loss(expected, found, dropped_words(corpus.stderr))
     print(f"{corpus.name} ({edition}): {result.summary()}")
     assert not result.missing, result.summary()

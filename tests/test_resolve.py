@@ -80,6 +80,11 @@ def test_braces_that_are_not_attribute_syntax_are_text(make_book: MakeBook) -> N
     assert "{a, b, c}" in chapter.html and "{this}" in chapter.html
 
 
+def test_angle_brackets_that_are_no_html_tag_are_text(make_book: MakeBook) -> None:
+    book = parse(make_book({"01-a.md": '# A\n\nPress "<Edit...>" in the menu, then <em>go</em>.\n'}))
+    assert book.chapters[0].html == "<p>Press “&lt;Edit…&gt;” in the menu, then <em>go</em>.</p>"
+
+
 def test_valid_attribute_lists_still_apply_to_paragraphs(make_book: MakeBook) -> None:
     book = parse(make_book({"01-a.md": "# A\n\nA verse\n{.verse}\n\nA key\n{: #key }\n"}))
     assert tree(book.chapters[0]).xpath("//p/@class") == ["verse"] and "{" not in book.chapters[0].html

@@ -26,8 +26,7 @@ from lxml import etree
 _WORD = re.compile(r"[^\W_]+")
 # Pandoc elements whose content is not prose: code, math, raw markup, and a citation's keys.
 _SKIPPED = {"Code", "CodeBlock", "RawInline", "RawBlock", "Math"}
-_INLINE_CONTAINERS = {"Emph", "Underline", "Strong", "Strikeout", "Superscript", "Subscript", "SmallCaps", "Quoted",
-                      "Span"}
+_INLINE_CONTAINERS = {"Emph", "Underline", "Strong", "Strikeout", "Superscript", "Subscript", "SmallCaps", "Span"}
 
 
 _INVISIBLE = dict.fromkeys([0xAD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])  # soft hyphens and zero widths
@@ -42,17 +41,25 @@ def words(text: str) -> list[str]:
 class SourceWords:
     text: collections.Counter[str]  # prose, notes included
     alt: collections.Counter[str]  # image descriptions
+    # The prose with inline code kept as text: in a PDF's text layer code is not set apart, so
+    # "`return`ed" reads "returned" there.
+    with_code: collections.Counter[str]
 
 
-def _walk(node: object, text: list[str], alt: list[str], *, in_alt: bool = False) -> None:
+def _walk(node: object, text: list[str], alt: list[str], *, in_alt: bool = False, code: bool = False) -> None:
     if isinstance(node, list):
         for item in node:
-            _walk(item, text, alt, in_alt=in_alt)
+            _walk(item, text, alt, in_alt=in_alt, code=code)
         return
     if not isinstance(node, dict) or "t" not in node:
         return
     kind, content = node["t"], node.get("c")
+    if code and kind == "Code":
+        (alt if in_alt else text).append(content[1])
+        return
     if kind in _SKIPPED:
+        if kind != "RawInline":  # raw <sup> is markup inside a word; `return`ed: "ed" is a word
+            (alt if in_alt else text).append(" ")
         return
     if kind == "Str":
         (alt if in_alt else text).append(content)
@@ -60,16 +67,16 @@ def _walk(node: object, text: list[str], alt: list[str], *, in_alt: bool = False
         (alt if in_alt else text).append(" ")
     elif kind == "Image":  # [attr, alt inlines, target]
         alt.append(" ")
-        _walk(content[1], text, alt, in_alt=True)
+        _walk(content[1], text, alt, in_alt=True, code=code)
         alt.append(" ")
     elif kind == "Link":  # [attr, inlines, target]
-        _walk(content[1], text, alt, in_alt=in_alt)
+        _walk(content[1], text, alt, in_alt=in_alt, code=code)
     elif kind == "Cite":  # [citations, inlines]: the prefixes and suffixes are prose, the keys are not
         for citation in content[0]:
             text.append(" ")
-            _walk(citation.get("citationPrefix", []), text, alt, in_alt=in_alt)
+            _walk(citation.get("citationPrefix", []), text, alt, in_alt=in_alt, code=code)
             text.append(" ")
-            _walk(citation.get("citationSuffix", []), text, alt, in_alt=in_alt)
+            _walk(citation.get("citationSuffix", []), text, alt, in_alt=in_alt, code=code)
             text.append(" ")
     else:
         # Blocks and inlines hold their children somewhere in "c"; attributes are lists of strings
@@ -77,7 +84,7 @@ def _walk(node: object, text: list[str], alt: list[str], *, in_alt: bool = False
         # block (or a note, which stands elsewhere) ends a word: "*Becquerel*schen" is one word.
         edge = [" "] if kind not in _INLINE_CONTAINERS else []
         (alt if in_alt else text).extend(edge)
-        _walk(content, text, alt, in_alt=in_alt)
+        _walk(content, text, alt, in_alt=in_alt, code=code)
         (alt if in_alt else text).extend(edge)
 
 
@@ -88,8 +95,12 @@ def source_words(files: Iterable[Path], *, reader: str = "markdown") -> SourceWo
     # --file-scope: each file is read alone (its own title block is its metadata), as publish reads it.
     proc = subprocess.run([pypandoc.get_pandoc_path(), "--file-scope", "-f", reader, "-t", "json",
                            *map(str, files)], capture_output=True, check=True, timeout=600)
-    _walk(json.loads(proc.stdout)["blocks"], text, alt)
-    return SourceWords(collections.Counter(words("".join(text))), collections.Counter(words("".join(alt))))
+    blocks = json.loads(proc.stdout)["blocks"]
+    _walk(blocks, text, alt)
+    glued: list[str] = []
+    _walk(blocks, glued, [], code=True)
+    return SourceWords(collections.Counter(words("".join(text))), collections.Counter(words("".join(alt))),
+                       collections.Counter(words("".join(glued))))
 
 
 _INLINE = {"a", "abbr", "b", "bdi", "cite", "code", "data", "del", "dfn", "em", "i", "ins", "kbd", "mark", "q", "s",
@@ -105,7 +116,7 @@ def _html_text(root: etree._Element) -> Iterator[str]:
             yield element.tail or ""
             return
         local = etree.QName(element).localname
-        block = local not in _INLINE
+        block = local not in _INLINE or local in {"code", "kbd", "samp"}  # code ends a word, as in the source
         if local == "img" and element.get("alt"):
             yield " " + element.get("alt") + " "
         if block:
@@ -169,5 +180,17 @@ class Loss:
                 + (f": {examples}" if examples else ""))
 
 
-def loss(source: collections.Counter[str], edition: collections.Counter[str]) -> Loss:
-    return Loss(sum(source.values()), source - edition)
+def loss(source: collections.Counter[str], edition: collections.Counter[str],
+         dropped: collections.Counter[str] | None = None) -> Loss:
+    """The words of `source` missing from `edition`, but for those the build said it `dropped`."""
+    return Loss(sum(source.values()), source - edition - (dropped or collections.Counter()))
+
+
+def dropped_words(stderr: str) -> collections.Counter[str]:
+    """The words a build's messages say it left out: a banner heading, in each file that has it."""
+    found: collections.Counter[str] = collections.Counter()
+    for match in re.finditer(r"warning banner-heading: (\d+) of the \d+ files open with the same heading '#+ (.*?)' above",
+                             stderr):
+        for _ in range(int(match[1])):
+            found.update(words(match[2]))
+    return found

@@ -18,6 +18,7 @@ import markdown
 from markdown.extensions import Extension
 
 from .attributes import AttributesExtension
+from .rawhtml import RawHtmlExtension
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
     # Only valid attribute syntax: `## Using {braces}` keeps its braces. Heading ids are not
     # made here but in resolve.py, by Pandoc's rules, since they must be unique across the book.
     Construct("attribute lists", AttributesExtension),
+    # Only what is a tag by HTML's syntax: `"<Edit...>"` is text.
+    Construct("raw HTML", RawHtmlExtension),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", lambda: "sane_lists"),
