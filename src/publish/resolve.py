@@ -860,7 +860,7 @@ def _finish(draft: _Draft) -> Chapter:
     anchors |= {e.get("id") for item in draft.note_items for e in item.iter() if isinstance(e.tag, str) and e.get("id")}
     text = draft.root.text_content() + " " + " ".join(item.text_content() for item in draft.note_items)
     return Chapter(index=draft.index, id=draft.title.id, source=draft.file.source.path, title=draft.title,
-                   titled=draft.title_element is not None and not draft.named, html=_inner_html(draft.root).strip(), headings=headings,
+                   titled=draft.title_element is not None, html=_inner_html(draft.root).strip(), headings=headings,
                    notes=notes, words=len(_WORD.findall(text)), anchors=frozenset(a for a in anchors if a),
                    parts=draft.parts, title_id=draft.title_id)
 
