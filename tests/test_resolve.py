@@ -298,3 +298,11 @@ def test_a_broken_anchor_names_the_file_line_target_and_hint(make_book: MakeBook
     [warning] = parse(root).diagnostics
     assert (warning.code, warning.file, warning.line) == ("broken-anchor", root / "01-a.md", 4)
     assert "'02-b.md#pointer'" in warning.message and warning.hint == "did you mean '#pointers'?"
+
+
+def test_the_print_edition_writes_empty_anchors_in_full(make_book: MakeBook) -> None:
+    from publish.pages import tag_blocks
+
+    book = parse(make_book({"01-a.md": '# A\n\n<a name="here"></a>\n\nText.\n'}))
+    # An HTML parser reads <a id="here"/> as an anchor around everything after it.
+    assert '<a id="here"></a>' in tag_blocks(book.chapters[0])

@@ -43,7 +43,15 @@ def _fragment(html: str) -> etree._Element:
     return lxml.html.fragment_fromstring(html, create_parent="div")
 
 
+# Empty by definition, so the only elements written <br/>: an HTML parser (the print edition's)
+# reads <a id="x"/> as an anchor that swallows the rest of the chapter.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
 def _serialise(container: etree._Element) -> str:
+    for element in container.iter():
+        if isinstance(element.tag, str) and element.text is None and not len(element) and element.tag not in _VOID:
+            element.text = ""
     text = (container.text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text + "".join(etree.tostring(child, encoding="unicode", method="xml", with_tail=True) for child in container)
 
