@@ -141,7 +141,7 @@ def test_an_error_shows_in_the_page_and_the_server_keeps_running(server: tuple[P
     running, sites = server
     chapter = book / CHAPTER
     good = chapter.read_text()
-    chapter.write_text(good + "\nSee [this](#no-such-place).\n")
+    chapter.write_text(good + "\nSee ![this](no-such-place.png).\n")
     wait_for(lambda: len(sites) >= 2)
     assert sites[-1].failed
     status, page = fetch(running.url)

@@ -74,6 +74,7 @@ class BookConfig:
     identifier: str | None = None
     description: str | None = None
     subjects: tuple[str, ...] = ()
+    translators: tuple[str, ...] = ()
     cover_image: str | None = None
     spoiler: SpoilerNotice | None = None
     chapters: tuple[str, ...] | None = None
@@ -91,10 +92,10 @@ class BookConfig:
 
 
 KNOWN_KEYS = (
-    "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
-    "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service", "remote-images", "bibliography", "csl", "nocite", "reference-section-title",
-    "link-citations", "suppress-bibliography",
+    "title", "subtitle", "author", "translator", "lang", "date", "rights", "publisher", "identifier",
+    "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "chapters", "trim", "pdf-profile",
+    "print-service", "remote-images", "nocite", "reference-section-title", "link-citations",
+    "suppress-bibliography",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -134,41 +135,100 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
 
 
-def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
-    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
-    problems: list[Diagnostic] = []
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a configuration value was written: book.yaml, or a metadata block in a chapter file."""
+
+    file: Path
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
+                      first_line: int = 1) -> tuple[dict[str, Any] | None, dict[str, int], list[Diagnostic]]:
+    """A YAML mapping's data and the line of each top-level key (offset by `first_line`)."""
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a constructor's, e.g. a bad !!int
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
+        line = mark.line + first_line if mark else None
         reason = getattr(exc, "problem", None) or str(exc)
-        return None, [error("config-yaml", f"book.yaml is not valid YAML: {reason}", file=path, line=line,
-                            hint="check the indentation and quote values that contain ': ' or start with a symbol")]
+        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line,
+                                hint="check the indentation and quote values that contain ': ' or start with a symbol")]
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, [error("config-not-mapping", f"book.yaml must be a mapping of keys to values, not a {type(data).__name__}",
-                            file=path, line=1, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
-    lines = _key_lines(text)
+        return None, {}, [error("config-not-mapping", f"{what} must be a mapping of keys to values, not a {type(data).__name__}",
+                                file=path, line=first_line, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
+    lines = {key: line + first_line - 1 for key, line in _key_lines(text).items()}
+    return {str(k): v for k, v in data.items()}, lines, []
+
+
+def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
+    data, lines, problems = read_yaml_mapping(text, path)
+    if data is None:
+        return None, problems
+    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path)
+
+
+def same_value(key: str, a: Any, b: Any) -> bool:
+    """Whether two places give a key the same value, as the book would use it (so a metadata
+    block's "July 17, 2006" agrees with book.yaml's 2006-07-17, and "A" with ["A"])."""
+    if key in {"author", "translator", "subject", "bibliography"}:
+        return _as_text_list(a) == _as_text_list(b)
+    if key == "date":
+        first, second = parse_date(_as_text(a) or ""), parse_date(_as_text(b) or "")
+        if first and second:
+            return first == second
+    if key == "lang" and isinstance(a, str) and isinstance(b, str) and langcodes.tag_is_valid(a) \
+            and langcodes.tag_is_valid(b):
+        return langcodes.standardize_tag(a) == langcodes.standardize_tag(b)
+    if isinstance(a, (str, int, float)) and isinstance(b, (str, int, float)):
+        return " ".join(str(a).split()) == " ".join(str(b).split())
+    return a == b
+
+
+def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
+                 lenient: frozenset[str] = frozenset()) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate configuration `data` whose keys were written at `places`.
+
+    A bad value is an error, except for the keys in `lenient` (those a metadata block gave, written
+    for Pandoc, which takes any text): such a value is ignored with a warning."""
+    problems: list[Diagnostic] = []
+    data = dict(data)
+
+    def place(key: str) -> Place:
+        return places.get(key) or Place(home)
 
     def bad(key: str, message: str, hint: str) -> None:
-        problems.append(error("config-value", f"'{key}': {message}", file=path, line=lines.get(key), hint=hint))
+        where = place(key)
+        if key in lenient:
+            problems.append(warning("config-value", f"'{key}': {message}; the metadata block's value is ignored",
+                                    file=where.file, line=where.line, hint=hint))
+        else:
+            problems.append(error("config-value", f"'{key}': {message}", file=where.file, line=where.line, hint=hint))
 
-    for key in data:
-        if str(key) not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+    for key in list(data):
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
-            problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=path,
-                                    line=lines.get(str(key)), hint=hint))
+            problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=place(key).file,
+                                    line=place(key).line, hint=hint))
+    if "title" in lenient and _as_text(data.get("title")) is None:
+        bad("title", "is not a single line of text", "write it as 'title: The Name of the Book'")
+        data.pop("title")
 
     values: dict[str, Any] = {}
     title = _as_text(data.get("title"))
     if title is None and data.get("title") is not None and not isinstance(data["title"], str):
-        problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text", file=path,
-                              line=lines.get("title"), hint="write it as 'title: The Name of the Book'"))
+        problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text",
+                              file=place("title").file, line=place("title").line,
+                              hint="write it as 'title: The Name of the Book'"))
     elif title is None:
-        problems.append(error("config-title", "the book has no title", file=path, line=lines.get("title", 1),
+        problems.append(error("config-title", "the book has no title", file=home, line=place("title").line or 1,
                               hint="add a line such as 'title: The Name of the Book'"))
 
     for key in ("subtitle", "rights", "publisher", "identifier", "description", "cover-image"):
@@ -179,7 +239,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             else:
                 values[key.replace("-", "_")] = text_value
 
-    for key, attr in (("author", "authors"), ("subject", "subjects")):
+    for key, attr in (("author", "authors"), ("translator", "translators"), ("subject", "subjects")):
         if key in data and data[key] is not None:
             items = _as_text_list(data[key])
             if items is None:
@@ -200,7 +260,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
         if date is None or parse_date(date) is None:
             bad("date", f"{data['date']!r} is not a date", "write it as YYYY, YYYY-MM or YYYY-MM-DD")
         else:
-            values["date"] = date
+            values["date"] = iso_date(date)
 
     if "spoiler" in data and data["spoiler"] is not None:
         raw = data["spoiler"]
@@ -249,7 +309,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
     if citations is not None:
         values["citations"] = citations
 
-    problems.sort(key=lambda p: p.line or 0)  # in the order the author reads the file
+    problems.sort(key=lambda p: (p.file != home, str(p.file), p.line or 0))  # in the order the author reads them
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems
@@ -292,9 +352,28 @@ def _citation_config(data: dict[str, Any], bad: Callable[[str, str, str], None])
     return CitationConfig(**values) if values else None
 
 
+# Dates as Pandoc users write them in a title block ("July 17, 2006", "17 July 2006"); English
+# month names only, as strptime reads them in the C locale the build runs in.
+_LONG_DATES = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y")
+_DATE_PATTERNS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m", "%Y", *_LONG_DATES)
+
+
+def iso_date(text: str) -> str:
+    """A date written in words as YYYY-MM-DD (or YYYY-MM), as the EPUB's metadata must give it;
+    an ISO date as written."""
+    text = text.strip()
+    for pattern in _LONG_DATES:
+        try:
+            parsed = dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return parsed.strftime("%Y-%m" if "%d" not in pattern else "%Y-%m-%d")
+    return text
+
+
 def parse_date(text: str) -> dt.datetime | None:
-    """A date written as YYYY, YYYY-MM or YYYY-MM-DD (or a full ISO timestamp), in UTC."""
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m", "%Y"):
+    """A date written as YYYY, YYYY-MM or YYYY-MM-DD (or a full ISO timestamp, or "July 17, 2006"), in UTC."""
+    for pattern in _DATE_PATTERNS:
         try:
             parsed = dt.datetime.strptime(text, pattern)
         except ValueError:

@@ -134,8 +134,9 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 
 
     root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
     # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
-    # cache outside the book folder) are served from where the print edition's HTML says they are.
-    elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
+    # cache outside the book folder; files whose names were made URL-safe) are served from where
+    # the print edition's HTML says they are.
+    elsewhere = {root / a.href: a.source for a in assets if a.source.resolve() != (root / a.href).resolve()}
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
@@ -320,7 +321,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
-                     if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
+                     if not (missing and message.startswith(".notdef glyph"))  # already named, with their line
+                     and not message.endswith("has no required alt description"))  # so is this (image-alt)
     problems += tuple(warning("pdf-dead-link", f"the link to '{href}' leads nowhere in the print edition: it is "
                               "printed as plain text", file=Path(book.root.name),
                               hint="check the link's target: a chapter file of the book with an id in it, or a "
