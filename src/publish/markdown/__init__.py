@@ -18,6 +18,8 @@ import markdown
 from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
 
+from .code import CodeExtension
+
 
 @dataclass(frozen=True, slots=True)
 class Construct:
@@ -34,7 +36,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     # A chapter's own "# Title" is the book's second level: the book title is the first.
     Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
-    Construct("fenced code", lambda: "fenced_code"),
+    Construct("fenced code", CodeExtension),  # anywhere, highlighted, numbered: markdown/code.py
     Construct("lists", lambda: "sane_lists"),
 )
 
