@@ -41,7 +41,8 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 # also shape the PDF's layout; they change only with the operating system, and `--clean` is the
 # way around a cache made before such an upgrade.
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
-             "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow")
+             "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
+             "pygments", "pymdown-extensions")
 
 
 def default_root() -> Path:
@@ -91,7 +92,8 @@ def pipeline_version() -> str:
     from importlib import metadata
 
     package = Path(__file__).resolve().parent
-    sources = [(p.name, p.read_bytes()) for p in sorted(package.glob("*.py"))]
+    # Subpackages too: publish.markdown holds the Markdown constructs.
+    sources = [(p.relative_to(package).as_posix(), p.read_bytes()) for p in sorted(package.rglob("*.py"))]
     versions = []
     for name in LIBRARIES:
         try:

@@ -18,7 +18,9 @@ writes Pygments' own markup (a table or `<span class="linenos">` for numbers, op
   still shows them, and a block may start from any line without a style attribute (which
   sanitising removes);
 * every line of every code block, indented blocks too, is one `<span>` child of `<code>`: the
-  editions style it as a unit (print keeps it on one page and marks where it wraps);
+  editions style it as a unit (print keeps it on one page and marks where it wraps); an empty
+  line is only its newline, as the chapter's XML serialisation would write an empty span as
+  `<span/>`, which an HTML parser (the web edition's, WeasyPrint's) reads as an opening tag;
 * tokens carry Pygments' short classes (`k`, `s`, `c1`, …), so each edition colours them in its
   own stylesheet (book.css), never with inline styles;
 * tabs are expanded to four columns, as Pandoc does (Python-Markdown already does so).
@@ -119,7 +121,7 @@ def format_block(source: str, language: str, class_name: str, options: dict[str,
         first = _start(options)
         lines = [f'<span class="ln">{first + i}</span>{line}' for i, line in enumerate(lines)]
     identity = f' id="{html.escape(id_value)}"' if id_value else ""
-    body = "\n".join(f"<span>{line}</span>" for line in lines)
+    body = "\n".join(f"<span>{line}</span>" if line else "" for line in lines)
     if name or numbered:
         pre = ["sourceCode"] + (["numberSource"] if numbered else []) + classes
         code = ["sourceCode"] + ([name] if name else [])
@@ -144,11 +146,15 @@ class LinesTreeprocessor(Treeprocessor):
             if code is None or len(code) or not code.text:
                 continue
             text, code.text = code.text, None
-            for index, line in enumerate(text.rstrip("\n").split("\n")):
-                span = etree.SubElement(code, "span")
-                span.text = AtomicString(line)
-                if index:
-                    code[index - 1].tail = "\n"
+            previous = None
+            for line in text.rstrip("\n").split("\n"):
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + "\n"
+                if line:
+                    previous = etree.SubElement(code, "span")
+                    previous.text = AtomicString(line)
+                elif previous is None:
+                    code.text = (code.text or "") + "\n"
 
 
 class _FenceFinder(SuperFencesBlockPreprocessor):
