@@ -13,6 +13,7 @@ from markupsafe import Markup
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
 TYPEFACE = "Gentium Book Plus"
+CODE_TYPEFACE = "JetBrains Mono"  # code, kbd and samp (book.css)
 COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
 
