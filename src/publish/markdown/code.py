@@ -35,8 +35,9 @@ import xml.etree.ElementTree as etree
 
 from markdown import Markdown
 from markdown.extensions import Extension
+from markdown.extensions.footnotes import NBSP_PLACEHOLDER
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import AtomicString
+from markdown.util import HTML_PLACEHOLDER_RE, AtomicString
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
@@ -157,6 +158,32 @@ class LinesTreeprocessor(Treeprocessor):
                     code.text = (code.text or "") + "\n"
 
 
+class NoteEndingInCodeTreeprocessor(Treeprocessor):
+    """A note that ends in a code block keeps its backlink in the paragraph before the block.
+
+    Python-Markdown's footnotes append the backlink to the note's last paragraph, which for a note
+    ending in code is the one holding the block's placeholder; with the link beside it, the
+    placeholder is no longer a block of its own, and the note came out as
+    `<p></p><pre>…</pre>&nbsp;<p></p>`."""
+
+    def run(self, root: etree.Element) -> None:
+        for item in root.iter("li"):
+            if len(item) < 2 or item[-1].tag != "p" or item[-2].tag != "p" or len(item[-1]) != 1:
+                continue
+            last, backlink = item[-1], item[-1][0]
+            placeholder = (last.text or "").replace(NBSP_PLACEHOLDER, "")
+            if "footnote-backref" not in (backlink.get("class") or "") or not HTML_PLACEHOLDER_RE.fullmatch(placeholder):
+                continue
+            last.text = placeholder
+            last.remove(backlink)
+            before = item[-2]
+            if len(before):
+                before[-1].tail = (before[-1].tail or "") + NBSP_PLACEHOLDER
+            else:
+                before.text = (before.text or "") + NBSP_PLACEHOLDER
+            before.append(backlink)
+
+
 class _FenceFinder(SuperFencesBlockPreprocessor):
     """superfences' fence finder, reading a fence indented by one to three spaces as CommonMark and
     Pandoc do: its lines may be indented less than the fence (superfences would drop the fence, and
@@ -184,6 +211,7 @@ class CodeExtension(Extension):
         md.registerExtensions([fences], {})
         # After inline processing (priority 20), before prettify (10), which re-indents nothing in <pre>.
         md.treeprocessors.register(LinesTreeprocessor(md), "code_lines", 15)
+        md.treeprocessors.register(NoteEndingInCodeTreeprocessor(md), "note_ending_in_code", 14)
 
 
 def makeExtension(**kwargs: object) -> CodeExtension:  # noqa: N802 - Python-Markdown's name
