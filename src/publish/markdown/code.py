@@ -123,6 +123,9 @@ def format_block(source: str, language: str, class_name: str, options: dict[str,
         lines = [f'<span class="ln">{first + i}</span>{line}' for i, line in enumerate(lines)]
     identity = f' id="{html.escape(id_value)}"' if id_value else ""
     body = "\n".join(f"<span>{line}</span>" if line else "" for line in lines)
+    # An empty <code> would be serialised <code/>, which an HTML parser leaves open over the rest
+    # of the chapter: an empty block holds one empty line.
+    body = body or "\n"
     if name or numbered:
         pre = ["sourceCode"] + (["numberSource"] if numbered else []) + classes
         code = ["sourceCode"] + ([name] if name else [])
