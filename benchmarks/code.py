@@ -13,7 +13,8 @@ Each round converts every chapter of a book (one Markdown instance per book, as 
 Pandoc converts the same files to HTML in one process, with and without `--syntax-highlighting`.
 With `--pdf`, the print edition is laid out from each of the three (WeasyPrint is most of a build,
 and every line and token is a box it lays out), timed in CPU seconds. Medians of the rounds; the machine is shared, so
-compare the ratios measured in one run, and quote `uptime`'s load with them.
+every figure is CPU seconds (of this process, or of Pandoc's), and the ratios measured in one
+run are what to compare; quote `uptime`'s load with them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,10 +60,10 @@ def stock_constructs() -> tuple[registry.Construct, ...]:
 
 def parse_seconds(texts: list[str], constructs: tuple[registry.Construct, ...]) -> float:
     md = registry.make_markdown(constructs)
-    start = time.perf_counter()
+    start = time.process_time()
     for text in texts:
         chapter_html(text, md=md)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def pandoc_seconds(files: list[Path], *, highlight: bool) -> float:
@@ -69,9 +71,10 @@ def pandoc_seconds(files: list[Path], *, highlight: bool) -> float:
 
     command = [pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "html", "-o", os.devnull,
                "--syntax-highlighting=" + ("default" if highlight else "none"), *map(str, files)]
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def pdf_seconds(book: Path, way: str) -> float:

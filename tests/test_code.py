@@ -24,7 +24,7 @@ from conftest import EPOCH, MakeBook, _corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from validators import pdf_fonts
+from validators import pdf_fonts, run_ace, run_epubcheck
 
 from publish import fonts
 from publish.build import build
@@ -129,6 +129,15 @@ def test_fenced_code_in_a_list_item_keeps_the_list_whole() -> None:
 def test_inline_code_is_unchanged() -> None:
     root = ours("Call `fmt.Println` and `os.Args[1:]`.\n")
     assert [c.text for c in root.iter("code")] == ["fmt.Println", "os.Args[1:]"]
+
+
+def test_a_code_span_with_a_language_is_highlighted_as_pandoc_does() -> None:
+    markdown = 'Run `if a < b && "&lt;" {`{.js} and `x`{.nothing}.\n'
+    mine, theirs = ours(markdown), pandocs(markdown)
+    assert [(c.get("class"), c.text_content()) for c in mine.iter("code")] == [
+        ("sourceCode js", 'if a < b && "&lt;" {'), ("nothing", "x")]
+    assert [c.text_content() for c in mine.iter("code")] == [c.text_content() for c in theirs.iter("code")]
+    assert mine.xpath("//code/span[@class='k']/text()") == ["if"]  # and no smart quotes in it
 
 
 # --- highlighting and lines ------------------------------------------------------------------------
@@ -352,6 +361,16 @@ def test_every_edition_sets_code_in_the_code_face() -> None:
     assert (ARTIFACTS / "notes-on-code" / "styles" / "fonts" / "OFL-JetBrainsMono.txt").is_file()
     book_css = (REPO / "styles" / "book.css").read_text()
     assert re.search(r'pre, code, kbd, samp \{ font-family: "JetBrains Mono"', book_css)
+
+
+@pytest.mark.e2e
+def test_the_code_books_epub_passes_epubcheck_and_ace() -> None:
+    """The turn marks are a data: URL in the CSS, the numbers text, the tokens spans: all valid."""
+    printed_code_book()
+    epub = ARTIFACTS / "notes-on-code.epub"
+    report = run_epubcheck(epub, usage=True)
+    assert [m.id for m in report.messages if m.id != "CSS-028"] == [], report.summary()  # CSS-028: @font-face used
+    assert run_ace(epub).violations == ()
 
 
 # --- the corpus ------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ writes Pygments' own markup (a table or `<span class="linenos">` for numbers, op
   `<span/>`, which an HTML parser (the web edition's, WeasyPrint's) reads as an opening tag;
 * tokens carry Pygments' short classes (`k`, `s`, `c1`, …), so each edition colours them in its
   own stylesheet (book.css), never with inline styles;
-* tabs are expanded to four columns, as Pandoc does (Python-Markdown already does so).
+* tabs are expanded to four columns, as Pandoc does (Python-Markdown already does so);
+* a code span with a language, `` `x = 1`{.python} ``, is highlighted too.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ import functools
 import html
 import re
 import xml.etree.ElementTree as etree
+from collections.abc import Iterator
 
 from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.extensions.footnotes import NBSP_PLACEHOLDER
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import HTML_PLACEHOLDER_RE, AtomicString
+from markdown.util import HTML_PLACEHOLDER_RE, AtomicString, code_escape
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
@@ -71,12 +73,17 @@ def token_class(ttype: type[Text]) -> str:
     return STANDARD_TYPES[ttype]
 
 
+def tokens(source: str, lex: Lexer) -> Iterator[tuple[str, str]]:
+    """(class, text) for each token of `source`; the class is "" for plain text."""
+    for ttype, value in lex.get_tokens(source):
+        yield ("" if ttype in _PLAIN else token_class(ttype)), value
+
+
 def highlighted_lines(source: str, lex: Lexer) -> list[str]:
     """Each line of `source` as HTML, its tokens in spans; a token that spans lines is cut at each."""
     lines: list[str] = []
     current: list[str] = []
-    for ttype, value in lex.get_tokens(source):
-        css = "" if ttype in _PLAIN else token_class(ttype)
+    for css, value in tokens(source, lex):
         for index, piece in enumerate(value.split("\n")):
             if index:
                 lines.append("".join(current))
@@ -161,6 +168,33 @@ class LinesTreeprocessor(Treeprocessor):
                     code.text = (code.text or "") + "\n"
 
 
+class InlineCodeTreeprocessor(Treeprocessor):
+    """A code span with a language, `` `x = 1`{.python} ``, is highlighted as Pandoc highlights it.
+
+    Runs after attr_list (priority 8), which sets the class; the span's text is already escaped
+    (`code_escape`), so it is read back, lexed, and each token escaped again."""
+
+    def run(self, root: etree.Element) -> None:
+        in_blocks = {id(code) for pre in root.iter("pre") for code in pre.iter("code")}
+        for code in root.iter("code"):
+            classes = (code.get("class") or "").split()
+            name = next((c for c in classes if lexer(c) is not None), None)
+            if name is None or len(code) or not code.text or id(code) in in_blocks:
+                continue
+            source = code.text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+            code.text, last = None, None
+            for css, value in tokens(source, lexer(name)):  # type: ignore[arg-type]
+                text = AtomicString(code_escape(value))
+                if css:
+                    last = etree.SubElement(code, "span", {"class": css})
+                    last.text = text
+                elif last is None:
+                    code.text = AtomicString((code.text or "") + text)
+                else:
+                    last.tail = AtomicString((last.tail or "") + text)
+            code.set("class", " ".join(["sourceCode", *classes]))
+
+
 class NoteEndingInCodeTreeprocessor(Treeprocessor):
     """A note that ends in a code block keeps its backlink in the paragraph before the block.
 
@@ -215,6 +249,8 @@ class CodeExtension(Extension):
         # After inline processing (priority 20), before prettify (10), which re-indents nothing in <pre>.
         md.treeprocessors.register(LinesTreeprocessor(md), "code_lines", 15)
         md.treeprocessors.register(NoteEndingInCodeTreeprocessor(md), "note_ending_in_code", 14)
+        # After attr_list (8), which gives a code span its language; before smarty (6).
+        md.treeprocessors.register(InlineCodeTreeprocessor(md), "inline_code", 7)
 
 
 def makeExtension(**kwargs: object) -> CodeExtension:  # noqa: N802 - Python-Markdown's name
