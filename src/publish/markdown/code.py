@@ -43,13 +43,16 @@ from markdown.util import HTML_PLACEHOLDER_RE, AtomicString, code_escape
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
-from pygments.token import STANDARD_TYPES, Text
+from pygments.token import STANDARD_TYPES, Error, Name, Operator, Punctuation, Text
 from pygments.util import ClassNotFound
 from pymdownx.superfences import SuperFencesBlockPreprocessor, SuperFencesCodeExtension
 
 NUMBER_LINES = {"numberLines", "number-lines"}
 START_FROM = ("startFrom", "start-from")
-_PLAIN = (Text, Text.Whitespace)  # tokens left without a class: most of a block's bytes otherwise
+# Tokens left as plain text: punctuation, operators and plain names were 85 % of the corpus's
+# tokens, no style tells them apart, and each span is a box the print edition lays out (with them,
+# highlighting doubled the layout time of a code book; without, it adds a fifth).
+_PLAIN = frozenset({Text, Text.Whitespace, Punctuation, Operator, Name, Name.Other, Error})
 
 
 @functools.cache
@@ -74,9 +77,17 @@ def token_class(ttype: type[Text]) -> str:
 
 
 def tokens(source: str, lex: Lexer) -> Iterator[tuple[str, str]]:
-    """(class, text) for each token of `source`; the class is "" for plain text."""
+    """(class, text) for each run of `source` with one class; the class is "" for plain text."""
+    run_class, run = "", []
     for ttype, value in lex.get_tokens(source):
-        yield ("" if ttype in _PLAIN else token_class(ttype)), value
+        css = "" if ttype in _PLAIN or ttype.parent is Punctuation else token_class(ttype)
+        if css != run_class and run:
+            yield run_class, "".join(run)
+            run = []
+        run_class = css
+        run.append(value)
+    if run:
+        yield run_class, "".join(run)
 
 
 def highlighted_lines(source: str, lex: Lexer) -> list[str]:
