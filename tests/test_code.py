@@ -174,6 +174,15 @@ def test_an_empty_block_leaves_nothing_open() -> None:
     assert [code.text for code in root.iter("code")] == ["\n"] and root.xpath("//p/text()") == ["After."]
 
 
+def test_only_a_line_that_may_turn_is_marked_long() -> None:
+    """A box per line is what lets a line turn under a mark, and costs layout time: only lines
+    longer than a narrow page's measure get one."""
+    short, long = "x" * code.LONG_LINE, "y" * (code.LONG_LINE + 1)
+    for markdown in (f"```python\n{short}\n{long}\n```\n", f"    {short}\n    {long}\n"):
+        lines = ours(markdown).xpath("//pre/code/span")
+        assert [(line.get("class"), line.text) for line in lines] == [(None, short), ("long", long)]
+
+
 def test_numbered_lines_count_from_start_from_and_an_unreadable_start_from_one() -> None:
     root = ours('```{.python .numberLines startFrom="10"}\na\n\nb\n```\n\n``` {.numberLines startFrom="x"}\nc\n```\n')
     first, second = root.findall("pre")

@@ -17,10 +17,11 @@ writes Pygments' own markup (a table or `<span class="linenos">` for numbers, op
   given; the numbers are text, not CSS counters, so a reading system that ignores the book's CSS
   still shows them, and a block may start from any line without a style attribute (which
   sanitising removes);
-* every line of every code block, indented blocks too, is one `<span>` child of `<code>`: the
-  editions style it as a unit (print keeps it on one page and marks where it wraps); an empty
-  line is only its newline, as the chapter's XML serialisation would write an empty span as
-  `<span/>`, which an HTML parser (the web edition's, WeasyPrint's) reads as an opening tag;
+* every line of every code block, indented blocks too, is one `<span>` child of `<code>`, with
+  the class `long` if it may be too long for a narrow page: the editions lay out such a line as a
+  unit that turns under a mark (print keeps it on one page); an empty line is only its newline,
+  as the chapter's XML serialisation would write an empty span as `<span/>`, which an HTML parser
+  (the web edition's, WeasyPrint's) reads as an opening tag;
 * tokens carry Pygments' short classes (`k`, `s`, `c1`, …), so each edition colours them in its
   own stylesheet (book.css), never with inline styles;
 * tabs are expanded to four columns, as Pandoc does (Python-Markdown already does so);
@@ -48,6 +49,10 @@ from pygments.util import ClassNotFound
 from pymdownx.superfences import SuperFencesBlockPreprocessor, SuperFencesCodeExtension
 
 NUMBER_LINES = {"numberLines", "number-lines"}
+# A line longer than this may turn on the narrowest page a book is set on (a 4.25 in trim, in a
+# block quote: some 35 characters of code): it is marked `long`, and only such lines are laid out
+# as boxes of their own (book.css), which cost the print edition a good part of its layout time.
+LONG_LINE = 32
 START_FROM = ("startFrom", "start-from")
 # Tokens left as plain text: punctuation, operators and plain names were 85 % of the corpus's
 # tokens, no style tells them apart, and each span is a box the print edition lays out (with them,
@@ -118,6 +123,12 @@ def _start(options: dict[str, str]) -> int:
     return 1  # Pandoc ignores a start it cannot read
 
 
+def _line(html_line: str, length: int) -> str:
+    if not html_line:
+        return ""
+    return f'<span class="long">{html_line}</span>' if length > LONG_LINE else f"<span>{html_line}</span>"
+
+
 def _class_attribute(classes: list[str]) -> str:
     return f' class="{html.escape(" ".join(classes))}"' if classes else ""
 
@@ -140,7 +151,8 @@ def format_block(source: str, language: str, class_name: str, options: dict[str,
         first = _start(options)
         lines = [f'<span class="ln">{first + i}</span>{line}' for i, line in enumerate(lines)]
     identity = f' id="{html.escape(id_value)}"' if id_value else ""
-    body = "\n".join(f"<span>{line}</span>" if line else "" for line in lines)
+    lengths = [len(line) for line in _source_lines(source)]
+    body = "\n".join(_line(line, lengths[i] if i < len(lengths) else 0) for i, line in enumerate(lines))
     # An empty <code> would be serialised <code/>, which an HTML parser leaves open over the rest
     # of the chapter: an empty block holds one empty line.
     body = body or "\n"
@@ -173,7 +185,7 @@ class LinesTreeprocessor(Treeprocessor):
                 if previous is not None:
                     previous.tail = (previous.tail or "") + "\n"
                 if line:
-                    previous = etree.SubElement(code, "span")
+                    previous = etree.SubElement(code, "span", {"class": "long"} if len(line) > LONG_LINE else {})
                     previous.text = AtomicString(line)
                 elif previous is None:
                     code.text = (code.text or "") + "\n"
