@@ -33,6 +33,8 @@ from .rawhtml import RawHtmlExtension
 from .spans import BracketedSpansExtension
 from .tables import PandocTablesExtension
 
+from .code import CodeExtension
+
 
 @dataclass(frozen=True, slots=True)
 class Construct:
@@ -62,7 +64,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("line blocks", LineBlocksExtension),
     Construct("raw TeX", raw_tex.RawTexExtension),
     Construct("definition lists", lambda: "def_list"),
-    Construct("fenced code", lambda: "fenced_code"),
+    Construct("fenced code", CodeExtension),  # anywhere, highlighted, numbered: markdown/code.py
     Construct("lists", PandocListsExtension),
     Construct("math", lambda: math.MathExtension()),
     Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations
