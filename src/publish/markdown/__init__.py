@@ -24,6 +24,7 @@ from . import fenced_divs, math, raw_tex
 from .attributes import AttributesExtension
 from .breaks import BackslashBreaksExtension
 from .citations import CitationExtension
+from .code import CodeExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
 from .line_blocks import LineBlocksExtension
@@ -32,8 +33,6 @@ from .problems import Problem
 from .rawhtml import RawHtmlExtension
 from .spans import BracketedSpansExtension
 from .tables import PandocTablesExtension
-
-from .code import CodeExtension
 
 
 @dataclass(frozen=True, slots=True)
