@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,31 @@ class BookConfig:
     print_service: str = "kdp"
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
+    # CSS added after the house stylesheets in every edition: a catalogue's stylesheet additions
+    # (catalog.yaml's `stylesheets`, see `Overlay`); book.yaml has no such key.
+    css: str = ""
+
+    @property
+    def slug(self) -> str:
+        """The outputs' file stem: `publish build` writes `<slug>.epub`, `<slug>.pdf`, `<slug>/`."""
+        from markdown.extensions.toc import slugify
+
+        return slugify(self.title, "-") or "book"
 
     @property
     def direction(self) -> str:
         script = langcodes.Language.get(self.lang).maximize().script
         return "rtl" if script in {"Arab", "Hebr", "Syrc", "Thaa", "Nkoo", "Adlm"} else "ltr"
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """What a catalogue lays over each of its books without touching their folders: values for
+    the book.yaml keys a book leaves out (its own always win), and CSS for every edition. The
+    catalogue has validated both (see catalog.py); a build only applies them."""
+
+    defaults: tuple[tuple[str, Any], ...] = ()  # book.yaml keys and their values, as YAML reads them
+    css: str = ""
 
 
 KNOWN_KEYS = (
@@ -108,8 +129,9 @@ def _as_text_list(value: Any) -> tuple[str, ...] | None:
     return None if single is None else (single,)
 
 
-def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
-    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
+def parse_config(text: str, path: Path, *, defaults: Mapping[str, Any] | None = None) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem.
+    `defaults` gives keys the text leaves out (a catalogue's, see `Overlay`)."""
     problems: list[Diagnostic] = []
     try:
         data = yaml.safe_load(text)
@@ -125,6 +147,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
         return None, [error("config-not-mapping", f"book.yaml must be a mapping of keys to values, not a {type(data).__name__}",
                             file=path, line=1, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
     lines = _key_lines(text)
+    data = {**(defaults or {}), **data}
 
     def bad(key: str, message: str, hint: str) -> None:
         problems.append(error("config-value", f"'{key}': {message}", file=path, line=lines.get(key), hint=hint))

@@ -6,11 +6,12 @@ undecodable chapters) is reported at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import BookConfig, parse_config
+from .config import BookConfig, Overlay, parse_config
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors
 
 CONFIG_NAME = "book.yaml"
@@ -90,8 +91,9 @@ def _chapter_paths(root: Path, config: BookConfig, config_path: Path) -> tuple[l
     return paths, problems
 
 
-def load_manuscript(book_dir: Path) -> Manuscript:
-    """Read `book_dir`; raise `BuildFailed` with every problem if it cannot make a book."""
+def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manuscript:
+    """Read `book_dir`; raise `BuildFailed` with every problem if it cannot make a book.
+    `overlay`: a catalogue's settings for its books (see config.Overlay)."""
     if not book_dir.exists():
         raise BuildFailed([error("book-missing", f"the book folder '{book_dir}' does not exist", file=book_dir,
                                  hint="pass the folder holding book.yaml, e.g. 'publish build manuscript'")])
@@ -111,9 +113,11 @@ def load_manuscript(book_dir: Path) -> Manuscript:
     if problem:
         raise BuildFailed([problem])
     assert text is not None
-    config, problems = parse_config(text, shown_config)
+    config, problems = parse_config(text, shown_config, defaults=dict(overlay.defaults) if overlay else None)
     if config is None:
         raise BuildFailed(problems)
+    if overlay is not None and overlay.css:
+        config = dataclasses.replace(config, css=overlay.css)
 
     try:
         paths, path_problems = _chapter_paths(root, config, shown_config)

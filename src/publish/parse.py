@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import lxml.html
 import markdown
 from lxml import etree
-from markdown.extensions.toc import slugify, slugify_unicode
+from markdown.extensions.toc import slugify_unicode
 
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
@@ -459,7 +459,7 @@ def parse_book(manuscript: Manuscript, *, source_date_epoch: str | None = None,
         if chapter.words == 0 and not chapter.html:
             problems.append(warning("chapter-empty", "the chapter has a heading but no text", file=manuscript.shown(chapter.source),
                                     line=1, hint="write the chapter, or remove the file"))
-    slug = slugify(manuscript.config.title, "-") or "book"
+    slug = manuscript.config.slug
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,
                 assets=tuple(sorted(assets.values(), key=lambda a: a.href)), identifier=book_identifier(manuscript),
                 modified=modified_time(manuscript, source_date_epoch), slug=slug, cover=cover, diagnostics=tuple(problems))
