@@ -550,8 +550,11 @@ def connect(scheduler: str | None, *, workers: int, say: Callable[[str], None] =
 
     if scheduler in (None, "local"):
         say(f"starting {workers} local worker{'s' * (workers != 1)}")
-        # One book at a time per worker process: a build is one process (and its helper) at work.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 3}), \
+        # One book at a time per worker process (a build is one process, and its helper, at
+        # work), and no book queued on a worker behind another: the next goes to the first
+        # worker free, largest first.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 3,
+                              "distributed.scheduler.worker-saturation": 1.0}), \
                 LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
                 Client(cluster) as client:

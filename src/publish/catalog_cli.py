@@ -90,6 +90,8 @@ class CatalogueProgress:
         what = [duration(outcome.seconds)] if outcome.seconds else []
         if outcome.pages:
             what.append(f"{outcome.pages} pages")
+        if outcome.retried:
+            what.append(f"built again after its worker died{f' {outcome.retried}×' if outcome.retried > 1 else ''}")
         found = [d for d in outcome.diagnostics if d.severity >= Severity.WARNING]
         if found:
             errors = sum(d.severity is Severity.ERROR for d in found)
@@ -150,7 +152,9 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa:
         except CatalogError as failure:
             show([failure.diagnostic])
             return EXIT_TOOL
-    console.print(table(outcomes, checked=bool(args.check), quiet=args.quiet))
+    # A log is read in a wider window than the 80 columns a console without a terminal assumes.
+    console.print(table(outcomes, checked=bool(args.check), quiet=args.quiet),
+                  width=None if console.is_terminal else 200)
     return _summary(outcomes, console=console, strict=args.strict, quiet=args.quiet,
                     codes=(EXIT_OK, EXIT_BOOK, EXIT_TOOL))
 
