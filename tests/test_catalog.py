@@ -17,20 +17,10 @@ from conftest import EPOCH, NS, Epub, Pdf
 from lxml import etree
 from rich.console import Console
 
-from publish import catalog
+from publish import catalog, catalog_build
 from publish.build import build
-from publish.catalog import (
-    BookJob,
-    BookOutcome,
-    CatalogBook,
-    Located,
-    Validation,
-    exit_worthy,
-    gather,
-    local_workers,
-    plan,
-    read_catalog,
-)
+from publish.catalog import CatalogBook, gather, read_catalog
+from publish.catalog_build import BookJob, BookOutcome, Located, Validation, exit_worthy, local_workers, plan
 from publish.catalog_cli import _summary, table
 from publish.config import Overlay
 from publish.diagnostics import Severity, error, warning
@@ -195,7 +185,7 @@ def _jobs(tmp_path: Path, books: list[CatalogBook], out: Path) -> list[BookJob]:
 def test_each_book_goes_to_its_own_folder_named_after_its_title(tmp_path: Path) -> None:
     a, b = _books(tmp_path / "books", "a", "b")
     jobs = _jobs(tmp_path, [CatalogBook(a), CatalogBook(b, layout="{folder}"), CatalogBook(a, layout=".")], tmp_path / "out")
-    assert [catalog.locate(job) for job in jobs] == [Located(tmp_path / "out" / "book-a", "book-a"),
+    assert [catalog_build.locate(job) for job in jobs] == [Located(tmp_path / "out" / "book-a", "book-a"),
                                                      Located(tmp_path / "out" / "b", "book-b"),
                                                      Located(tmp_path / "out", "book-a")]
 
@@ -204,18 +194,18 @@ def test_books_that_would_share_a_place_or_write_into_a_book_fail_before_anythin
     twin = [write_book(tmp_path / "books" / n, config="title: Poems\n") for n in ("x", "y")]
     other = write_book(tmp_path / "books" / "z", config="title: Other\n")
     jobs = _jobs(tmp_path, [CatalogBook(twin[0]), CatalogBook(twin[1]), CatalogBook(other)], tmp_path / "out")
-    located = [catalog.locate(job) for job in jobs]
-    problems = catalog._collisions(jobs, located)
+    located = [catalog_build.locate(job) for job in jobs]
+    problems = catalog_build._collisions(jobs, located)
     assert sorted(problems) == [0, 1] and {p.code for p in problems.values()} == {"output-collision"}
     assert "'" + str(twin[0]) + "'" in problems[0].message and "{folder}" in (problems[0].hint or "")
     # By their folders' names they no longer collide.
     jobs = _jobs(tmp_path, [CatalogBook(twin[0], layout="{folder}"), CatalogBook(twin[1], layout="{folder}")],
                  tmp_path / "out")
-    assert catalog._collisions(jobs, [catalog.locate(job) for job in jobs]) == {}
+    assert catalog_build._collisions(jobs, [catalog_build.locate(job) for job in jobs]) == {}
     # An output folder inside one of the books: that book's output is inside its own folder, the
     # others' inside a book that is not theirs.
     jobs = _jobs(tmp_path, [CatalogBook(other), CatalogBook(twin[0])], other / "out")
-    problems = catalog._collisions(jobs, [catalog.locate(job) for job in jobs])
+    problems = catalog_build._collisions(jobs, [catalog_build.locate(job) for job in jobs])
     assert {p.code for p in problems.values()} == {"output-in-book"} and sorted(problems) == [0, 1]
 
 
@@ -223,7 +213,7 @@ def test_a_worker_that_cannot_see_the_book_folder_says_so(tmp_path: Path) -> Non
     [book] = _books(tmp_path, "a")
     [job] = _jobs(tmp_path, [CatalogBook(book)], tmp_path / "out")
     # As a worker on a machine without the shared file system sees it: the folder is not there.
-    unseen = catalog._seen_from_worker((error("book-missing", "x", file=book),), job)
+    unseen = catalog_build._seen_from_worker((error("book-missing", "x", file=book),), job)
     assert [d.code for d in unseen] == ["catalog-unseen"] and "file system" in (unseen[0].hint or "")
 
 
@@ -245,15 +235,15 @@ def test_local_workers_follow_cores_memory_and_books(monkeypatch: pytest.MonkeyP
     import psutil
 
     class Memory:
-        available = 10 * catalog.MEMORY_PER_BOOK + 1
+        available = 10 * catalog_build.MEMORY_PER_BOOK + 1
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory())
-    monkeypatch.setattr(catalog.os, "sched_getaffinity", lambda _: set(range(16)))
+    monkeypatch.setattr(catalog_build.os, "sched_getaffinity", lambda _: set(range(16)))
     assert local_workers(100) == 10  # memory-bound
     assert local_workers(3) == 3  # never more workers than books
-    monkeypatch.setattr(catalog.os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(catalog_build.os, "sched_getaffinity", lambda _: {0, 1})
     assert local_workers(100) == 2  # core-bound
-    Memory.available = catalog.MEMORY_PER_BOOK // 2
+    Memory.available = catalog_build.MEMORY_PER_BOOK // 2
     assert local_workers(100) == 1  # one at least, however little memory is left
 
 

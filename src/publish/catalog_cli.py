@@ -1,6 +1,6 @@
 """`publish build` of a catalogue: its progress on the terminal, its closing table, its exit code.
 
-The work itself is catalog.py's; this module only shows it. One line per finished book (with
+The work itself is catalog.py's and catalog_build.py's; this module only shows it. One line per finished book (with
 the counts and the time left, so that a log has them too) and, on a terminal, a progress bar
 with the books done, failed and left, and the time left. The run ends with a table of every
 book: its state, time, page count, the validators' results with --check, and its first problems.
@@ -16,12 +16,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from .catalog import BookOutcome, CatalogError, Counts, connect, exit_worthy, gather, local_workers, plan, run
+from .catalog import gather
+from .catalog_build import BookOutcome, CatalogError, Counts, connect, exit_worthy, local_workers, plan, run
 from .check import TOOLS
 from .diagnostics import Severity, has_errors
 
 STATE_STYLE = {"built": "green", "unchanged": "green", "failed": "red", "error": "red", "lost": "red"}
 TOOL_NAMES = {"epubcheck": "EPUBCheck", "ace": "Ace"}
+LOG_WIDTH = 160
 
 
 def duration(seconds: float | None) -> str:
@@ -152,9 +154,15 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa:
         except CatalogError as failure:
             show([failure.diagnostic])
             return EXIT_TOOL
-    # A log is read in a wider window than the 80 columns a console without a terminal assumes.
-    console.print(table(outcomes, checked=bool(args.check), quiet=args.quiet),
-                  width=None if console.is_terminal else 200)
+    grid = table(outcomes, checked=bool(args.check), quiet=args.quiet)
+    if console.is_terminal:
+        console.print(grid)
+    else:  # a log is read in a wider window than the 80 columns rich assumes without a terminal
+        narrow, console.width = console.width, max(console.width, LOG_WIDTH)
+        try:
+            console.print(grid)
+        finally:
+            console.width = narrow
     return _summary(outcomes, console=console, strict=args.strict, quiet=args.quiet,
                     codes=(EXIT_OK, EXIT_BOOK, EXIT_TOOL))
 
