@@ -288,3 +288,44 @@ def test_the_table_shows_each_books_state_time_pages_checks_and_first_problems()
     assert _summary(outcomes[:1], console=console, strict=False, quiet=False, codes=(0, 1, 4)) == 0
     missing = _outcome(checks=(Validation("ace", 0, 0, ran=False),))
     assert _summary([missing], console=console, strict=False, quiet=False, codes=(0, 1, 4)) == 4
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def test_one_folder_is_the_ordinary_build_and_anything_more_a_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from publish.cli import _is_catalogue, parser
+
+    monkeypatch.chdir(tmp_path)
+    _books(tmp_path / "books", "a", "b")
+    _catalog(tmp_path / "catalog.yaml", "books: [books/*]\n")
+
+    def catalogue(*argv: str) -> bool:
+        return _is_catalogue(parser().parse_args(["build", *argv]))
+
+    assert not catalogue() and not catalogue("books/a") and not catalogue("books/a", "-o", "x", "--format", "epub")
+    assert catalogue("books/a", "books/b") and catalogue("books/*") and catalogue("catalog.yaml")
+    assert catalogue("books/a", "--check") and catalogue("books/a", "--workers", "2")
+    assert catalogue("books/a", "--scheduler", "local")
+    assert not catalogue("no-such-folder")  # the ordinary build says it does not exist
+
+
+def test_a_catalogue_with_errors_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from publish.cli import EXIT_BOOK, main
+
+    _books(tmp_path / "books", "a")
+    catalog_file = _catalog(tmp_path / "catalog.yaml", "books: [books/*]\ndefaults:\n  trim: 7x7\n")
+    assert main(["build", str(catalog_file), "-o", str(tmp_path / "out")]) == EXIT_BOOK
+    err = capsys.readouterr().err
+    assert f"{catalog_file}:3: error config-value: 'defaults.trim'" in err and "no book was built" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_are_for_this_machine_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from publish.cli import EXIT_USAGE, main
+
+    [book] = _books(tmp_path, "a")
+    assert main(["build", str(book), "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"]) == EXIT_USAGE
+    assert "--workers is for this machine" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["build", str(book), "--workers", "0"])

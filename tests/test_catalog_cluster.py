@@ -127,7 +127,7 @@ def test_the_corpus_catalogue_on_this_machines_workers(tmp_path: Path) -> None:
         assert any(line.startswith(f"{'✗' if state == 'failed' else '✓'} {state} {folder}") for line in
                    result.stderr.splitlines()), f"no line for {name}:\n{result.stderr}"
         assert snapshot(folder) == before[name], f"{name}: the book folder was written to"
-    assert "image-missing" in result.stderr and f"{len(books)} books: " in result.stderr
+    assert "image-missing" in result.stderr and f"catalogue: {len(books)} books in " in result.stderr
 
 
 @pytest.fixture
@@ -214,3 +214,32 @@ def _kill_the_worker_building(client, prefix: str, *, after: float, deadline: fl
                     return True
         time.sleep(0.1)
     return False
+
+
+def test_check_runs_epubcheck_and_ace_on_every_books_epub(tmp_path: Path) -> None:
+    books = _generated(tmp_path / "books")
+    folders = [books["notes"], books["figures"]]
+    result = _publish("build", *map(str, folders), "-o", str(tmp_path / "out"), "--check", "--workers", "1",
+                      cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stderr.splitlines() if "EPUBCheck" in line)
+    assert "Ace" in header and "pages" in header
+    rows = [line for line in result.stderr.splitlines() if any(line.startswith(f"│ {f}") for f in folders)]
+    assert len(rows) == 2, result.stderr
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("│").split("│")]
+        assert cells[1] == "built" and cells[4:6] == ["0", "0"], row  # no message from either validator
+
+
+def test_a_scheduler_that_cannot_be_reached(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as free:  # a port on this machine that nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    book = write_book(tmp_path / "book")
+    result = _publish("build", str(book), "-o", str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}",
+                      cache=tmp_path / "cache", timeout=300)
+    assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr
+    assert "hint: start one with 'dask scheduler'" in result.stderr and not (tmp_path / "out").exists()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Sequence
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .catalog import gather
@@ -66,6 +67,7 @@ class CatalogueProgress:
         self.show = show
         self.bar = Progress(SpinnerColumn(), TextColumn("[bold]books"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[failed]} failed, {task.fields[left]} left, {task.fields[eta]}"),
+                            TimeElapsedColumn(),
                             console=console, transient=True, disable=verbosity == 0 or not console.is_terminal)
         self.task = None
 
@@ -147,6 +149,7 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa:
     jobs = plan(catalog.books, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                 source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), clean=args.clean,
                 check=TOOLS if args.check else ())
+    started = time.perf_counter()
     with CatalogueProgress(console, verbosity=verbosity, show=show) as progress:
         try:
             with connect(scheduler, workers=workers, say=progress.say) as client:
@@ -164,18 +167,19 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa:
         finally:
             console.width = narrow
     return _summary(outcomes, console=console, strict=args.strict, quiet=args.quiet,
-                    codes=(EXIT_OK, EXIT_BOOK, EXIT_TOOL))
+                    codes=(EXIT_OK, EXIT_BOOK, EXIT_TOOL), seconds=time.perf_counter() - started)
 
 
 def _summary(outcomes: Sequence[BookOutcome], *, console, strict: bool, quiet: bool,  # noqa: ANN001
-             codes: tuple[int, int, int]) -> int:
+             codes: tuple[int, int, int], seconds: float | None = None) -> int:
     ok, failing, tool = codes
     states = {state: sum(o.state == state for o in outcomes) for state in ("built", "unchanged", "failed", "error", "lost")}
     worthy = [o for o in outcomes if exit_worthy(o, strict=strict)]
     missing = any(not c.ran for o in outcomes for c in o.checks)
     if not quiet or worthy:
         line = ", ".join(f"{n} {state}" for state, n in states.items() if n)
-        console.print(f"catalogue: {len(outcomes)} book{'s' * (len(outcomes) != 1)}: {line}"
+        took = f" in {duration(seconds)}" if seconds is not None else ""
+        console.print(f"catalogue: {len(outcomes)} book{'s' * (len(outcomes) != 1)}{took}: {line}"
                       + (f"; {len(worthy)} failing" if worthy else ""), markup=False)
     if strict and any(o.ok and not any(c.errors for c in o.checks) for o in worthy):
         console.print("--strict: books with warnings count as failing", markup=False)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from . import __version__
 from .diagnostics import BuildFailed, Diagnostic, Severity, error
@@ -249,9 +250,10 @@ def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: 
         if d.severity is Severity.INFO and verbosity == 0:
             continue
         where = d.location()
-        head = f"{where}: " if where else ""
-        console().print(f"{head}[{styles[d.severity]}]{d.severity.name.lower()}[/] {d.code}: ", end="")
-        console().print(d.message, markup=False)
+        # One Text, printed whole: nothing in it is read as markup, and a progress bar redrawn
+        # between two prints cannot split the line.
+        console().print(Text.assemble(f"{where}: " if where else "", (d.severity.name.lower(), styles[d.severity]),
+                                      f" {d.code}: {d.message}"))
         if d.hint:
             console().print(f"    hint: {d.hint}", markup=False, style="dim")
 
