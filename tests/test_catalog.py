@@ -122,7 +122,7 @@ def test_a_catalogue_that_is_not_a_mapping_of_books(tmp_path: Path, text: str) -
     assert found.diagnostics[0].severity is Severity.ERROR
 
 
-@pytest.mark.parametrize(("layout", "ok"), [("{slug}", True), ("{folder}", True), (".", True), ("press/{slug}", True),
+@pytest.mark.parametrize(("layout", "ok"), [("{slug}", True), ("{folder}", True), (".", False), ("press/{slug}", True),
                                             ("{title}", False), ("/abs/{slug}", False), ("../{slug}", False),
                                             ("{slug", False)])
 def test_layouts(layout: str, ok: bool) -> None:
@@ -184,10 +184,11 @@ def _jobs(tmp_path: Path, books: list[CatalogBook], out: Path) -> list[BookJob]:
 
 def test_each_book_goes_to_its_own_folder_named_after_its_title(tmp_path: Path) -> None:
     a, b = _books(tmp_path / "books", "a", "b")
-    jobs = _jobs(tmp_path, [CatalogBook(a), CatalogBook(b, layout="{folder}"), CatalogBook(a, layout=".")], tmp_path / "out")
+    jobs = _jobs(tmp_path, [CatalogBook(a), CatalogBook(b, layout="{folder}"), CatalogBook(a, layout="press/{slug}")],
+                 tmp_path / "out")
     assert [catalog_build.locate(job) for job in jobs] == [Located(tmp_path / "out" / "book-a", "book-a"),
-                                                     Located(tmp_path / "out" / "b", "book-b"),
-                                                     Located(tmp_path / "out", "book-a")]
+                                                           Located(tmp_path / "out" / "b", "book-b"),
+                                                           Located(tmp_path / "out" / "press" / "book-a", "book-a")]
 
 
 def test_books_that_would_share_a_place_or_write_into_a_book_fail_before_anything_is_built(tmp_path: Path) -> None:

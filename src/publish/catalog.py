@@ -5,7 +5,7 @@ hold a book.yaml), and catalog.yaml files, which list book folders (and patterns
 themselves and give their books shared settings:
 
     books: [books/*, ../backlist/pride-and-prejudice]
-    output: "{slug}"          # where under -o each book's editions go: {slug}, {folder}, or "."
+    output: "{slug}"          # the folder under -o of each book's editions: {slug} or {folder}
     defaults:                 # book.yaml keys for every book that leaves them out
       publisher: Tempo Press
     stylesheets: press.css    # CSS added after the house styles in every edition
@@ -166,8 +166,8 @@ def read_catalog(path: Path) -> Catalog:
         layout = ""
     if not isinstance(layout, str) or not _layout_ok(layout):
         bad("output", f"{layout!r} is not a layout of the output folder",
-            "write 'output: \"{slug}\"' (a folder per book, named after its title), '{folder}' (after its "
-            "folder), or '.' (every book's editions side by side)")
+            "write 'output: \"{slug}\"' (a folder per book, named after its title), or '{folder}' (after its "
+            "book folder), optionally under a folder of their own, e.g. 'press/{slug}'")
         layout = DEFAULT_LAYOUT
 
     overlay = Overlay(defaults=_defaults(data, text, path, lines, problems), css=_stylesheets(data, base, path, lines, problems))
@@ -202,7 +202,9 @@ def _layout_ok(layout: str) -> bool:
         fields = [name for _, name, _, _ in string.Formatter().parse(layout) if name is not None]
     except ValueError:
         return False
-    if any(name not in LAYOUT_FIELDS for name in fields):
+    # Each book a folder of its own: publish records what it wrote in each output folder
+    # (.publish-outputs.json), and two builds at once must not share one record.
+    if any(name not in LAYOUT_FIELDS for name in fields) or not fields:
         return False
     shown = Path(layout.format(slug="x", folder="x"))
     return not shown.is_absolute() and ".." not in shown.parts

@@ -71,6 +71,8 @@ class BookJob:
     pdf_profile: str | None
     source_date_epoch: str | None
     clean: bool
+    strict: bool  # a warning fails the book (and nothing of it is written), as `publish build --strict`
+    force: bool  # replace what is in the way of its editions although publish did not make it
     check: tuple[str, ...]  # the validators to run on the EPUB ("epubcheck", "ace"); none without --check
     pipeline: str  # this process's publish (build.pipeline_version): a worker with another says so
 
@@ -161,7 +163,8 @@ def build_book(job: BookJob, out_dir: Path) -> BookOutcome:
     worker = _where()
     try:
         result = build(job.book_dir(), out_dir, formats=job.formats, pdf_profile=job.pdf_profile,
-                       source_date_epoch=job.source_date_epoch, clean=job.clean, overlay=job.overlay)
+                       source_date_epoch=job.source_date_epoch, clean=job.clean, strict=job.strict,
+                       force=job.force, overlay=job.overlay)
     except BuildFailed as failure:
         return BookOutcome(job.shown, "failed", time.perf_counter() - started,
                            diagnostics=_seen_from_worker(failure.diagnostics, job), worker=worker)
@@ -313,34 +316,36 @@ def _size(folder: Path) -> int:
 
 
 def plan(books: Sequence[CatalogBook], out_root: Path, *, formats: tuple[str, ...], pdf_profile: str | None,
-         source_date_epoch: str | None, clean: bool, check: tuple[str, ...]) -> list[BookJob]:
+         source_date_epoch: str | None, clean: bool, check: tuple[str, ...], strict: bool = False,
+         force: bool = False) -> list[BookJob]:
     from .build import pipeline_version
 
     root = out_root.resolve()
     return [BookJob(folder=b.folder.resolve(), shown=b.folder, out_root=root, layout=b.layout, overlay=b.overlay,
                     formats=formats, pdf_profile=pdf_profile, source_date_epoch=source_date_epoch, clean=clean,
-                    check=check, pipeline=pipeline_version()) for b in books]
+                    strict=strict, force=force, check=check, pipeline=pipeline_version()) for b in books]
 
 
 def _collisions(jobs: Sequence[BookJob], located: Sequence[Located]) -> dict[int, Diagnostic]:
-    """Books whose editions would land where another book's go, or inside a book's folder."""
+    """Books whose editions would go to another book's folder (publish keeps a record of what it
+    wrote in each output folder, which two builds at once must not share), or inside a book."""
     problems: dict[int, Diagnostic] = {}
     folders = {job.folder: job for job in jobs}
-    by_place: dict[tuple[Path, str], list[int]] = {}
+    by_place: dict[Path, list[int]] = {}
     for i, (job, where) in enumerate(zip(jobs, located)):
         if where.out_dir is None:
             continue
-        by_place.setdefault((where.out_dir, where.slug), []).append(i)
+        by_place.setdefault(where.out_dir, []).append(i)
         inside = next((f for f in (where.out_dir, *where.out_dir.parents) if f in folders), None)
         if inside is not None:
             problems[i] = error("output-in-book", f"its editions would be written to '{where.out_dir}', inside the book "
                                 f"folder '{folders[inside].shown}'", file=job.shown,
                                 hint="a build never writes into a book folder: choose an output folder outside them with -o")
-    for (out_dir, slug), sharing in by_place.items():
+    for out_dir, sharing in by_place.items():
         if len(sharing) > 1:
             names = ", ".join(f"'{jobs[i].shown}'" for i in sharing)
             for i in sharing:
-                problems.setdefault(i, error("output-collision", f"{names} would all be written to '{out_dir / slug}'.*",
+                problems.setdefault(i, error("output-collision", f"{names} would all be written to '{out_dir}'",
                                              file=jobs[i].shown,
                                              hint="give the books different titles, or set output: \"{folder}\" in "
                                                   "catalog.yaml to name each book's output folder after its book folder"))

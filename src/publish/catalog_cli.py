@@ -148,7 +148,7 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa:
     workers = args.workers or local_workers(len(catalog.books))
     jobs = plan(catalog.books, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                 source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), clean=args.clean,
-                check=TOOLS if args.check else ())
+                check=TOOLS if args.check else (), strict=args.strict, force=args.force)
     started = time.perf_counter()
     with CatalogueProgress(console, verbosity=verbosity, show=show) as progress:
         try:

@@ -28,6 +28,9 @@ EXAMPLES = """examples:
   publish build ../my-novel -o dist      build another book folder into dist/
   publish build --format epub,pdf        only the EPUB and the PDF
 
+A build writes all its outputs or none. It replaces only what an earlier build wrote (listed in
+OUT_DIR/.publish-outputs.json): anything else in the way is an error, unless --force.
+
 catalogues (many books; each into OUT_DIR/<slug>/, see docs/catalog.md):
   publish build novel-a novel-b          two books, side by side on this machine's cores
   publish build 'books/*' --check        every book folder under books/, then EPUBCheck and Ace
@@ -180,7 +183,10 @@ def parser() -> argparse.ArgumentParser:
                        help="comma-separated editions to build: epub, pdf, html (default: all)")
     build.add_argument("--pdf-profile", choices=("default", "print"), default=None,
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
-    build.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("--strict", action="store_true", help="treat warnings as errors: then nothing is written")
+    build.add_argument("--force", action="store_true",
+                       help="replace files and folders in OUT_DIR that are in the way of an output although "
+                            "publish did not make them (it names each one it replaced)")
     build.add_argument("--clean", action="store_true",
                        help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
     catalogue = build.add_argument_group("catalogues", "several books at once, each into OUT_DIR/<slug>/")
@@ -390,19 +396,20 @@ def _build(args: argparse.Namespace) -> int:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
-                           clean=args.clean)
+                           clean=args.clean, strict=args.strict, force=args.force)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
-        print(f"build failed: {errors} error(s); nothing was written", file=sys.stderr)
+        if any(d.code == "write-incomplete" for d in failure.diagnostics):
+            outcome = "the output folder is part-written, as said above"
+        else:
+            outcome = "nothing was written"
+        print(f"build failed: {errors} error(s); {outcome}", file=sys.stderr)
         return EXIT_BOOK
     _show(result.diagnostics)
     if not args.quiet:
         for path in result.outputs:
             print(f"wrote {path}")
-    if args.strict and any(d.severity >= Severity.WARNING for d in result.diagnostics):
-        print("--strict: the build has warnings", file=sys.stderr)
-        return EXIT_BOOK
     return EXIT_OK
 
 

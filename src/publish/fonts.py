@@ -184,7 +184,10 @@ def _subset_codes(path: Path, codes: frozenset[int]) -> bytes:
     options.name_languages = ["*"]
     options.notdef_outline = True
     options.hinting = False
-    with TTFont(path, lazy=False) as font:
+    # recalcTimestamp=False: fontTools would stamp head.modified with the clock when it saves
+    # (unless SOURCE_DATE_EPOCH is set), and a subset is then new bytes on every build. The
+    # shipped font's own date is kept instead.
+    with TTFont(path, lazy=False, recalcTimestamp=False) as font:
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=sorted(codes))
         subsetter.subset(font)

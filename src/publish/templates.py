@@ -19,7 +19,7 @@ COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typ
 
 # The parse stage writes ARIA roles, which every edition understands; the EPUB adds the matching
 # epub:type that reading systems use for pop-up notes and page navigation.
-EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak"}
+EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak", "doc-biblioref": "biblioref"}
 
 
 def with_epub_types(html: str) -> Markup:
