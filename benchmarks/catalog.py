@@ -1,6 +1,6 @@
 """How long does a catalogue take, built as one run, next to building its books one after another?
 
-    .venv/bin/python benchmarks/catalog.py                       # 3 rounds on ../shared/corpus
+    .venv/bin/python benchmarks/catalog.py                       # 3 rounds on $PUBLISH_CORPUS or ../shared/corpus
     .venv/bin/python benchmarks/catalog.py --runs 5 --books ../shared/corpus/pride-and-prejudice ...
 
 Ways, each from an empty cache, each a separate command timed from start to exit:
@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+# $PUBLISH_CORPUS, else beside this checkout (as CI places it); pass --books for another.
+CORPUS = Path(os.environ.get("PUBLISH_CORPUS") or REPO.parent / "shared" / "corpus")
 PUBLISH = Path(sys.executable).with_name("publish")
 EPOCH = "1700000000"
 
