@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .config import KNOWN_KEYS, Overlay, parse_config
+from .config import KNOWN_KEYS, Overlay, _key_lines, parse_config
 from .diagnostics import Diagnostic, error, has_errors, warning
 
 CATALOG_KEYS = ("books", "output", "defaults", "stylesheets")
@@ -106,16 +106,6 @@ def _once(books: list[CatalogBook], problems: list[Diagnostic]) -> tuple[tuple[C
     return tuple(seen.values()), tuple(problems)
 
 
-def _lines(text: str) -> dict[str, int]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-
-
 def _nested_lines(text: str, key: str) -> dict[str, int]:
     """Lines of the keys of the mapping under the top-level `key`."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -147,7 +137,7 @@ def read_catalog(path: Path) -> Catalog:
     if not isinstance(data, dict):
         return Catalog((), (error("catalog-not-mapping", "the catalogue must be a mapping with a 'books' list", file=path,
                                   line=1, hint="write 'books:' and then one '- folder' line per book"),))
-    lines = _lines(text)
+    lines = _key_lines(text)  # as book.yaml's keys are placed
     problems: list[Diagnostic] = []
 
     def bad(key: str, message: str, hint: str) -> None:
