@@ -309,6 +309,9 @@ def test_one_folder_is_the_ordinary_build_and_anything_more_a_catalogue(tmp_path
     assert catalogue("books/a", "--check") and catalogue("books/a", "--workers", "2")
     assert catalogue("books/a", "--scheduler", "local")
     assert not catalogue("no-such-folder")  # the ordinary build says it does not exist
+    (tmp_path / "books" / "a" / "01-one.md").write_text("# One\n", encoding="utf-8")
+    assert not catalogue("books/a/01-one.md") and not catalogue("books/a/book.yaml")  # "not a folder", as alone
+    assert catalogue("press.yml")  # a catalogue that is not there says so as a catalogue
 
 
 def test_a_catalogue_with_errors_builds_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,7 @@ import yaml
 
 from .config import KNOWN_KEYS, Overlay, _key_lines, parse_config
 from .diagnostics import Diagnostic, error, has_errors, warning
+from .manuscript import CONFIG_NAME
 
 CATALOG_KEYS = ("books", "output", "defaults", "stylesheets")
 DEFAULT_LAYOUT = "{slug}"
@@ -58,14 +59,20 @@ class Catalog:
 _GLOB_CHARS = frozenset("*?[")
 
 
-def _is_glob(text: str) -> bool:
+def is_catalog_file(path: Path) -> bool:
+    """A catalogue is named by a .yaml file; a book's own book.yaml, or a chapter file, is a
+    mistaken book folder, which that book's build reports ("not a folder"), with its hint."""
+    return path.suffix.lower() in {".yaml", ".yml"} and path.name != CONFIG_NAME
+
+
+def is_glob(text: str) -> bool:
     return any(c in _GLOB_CHARS for c in text)
 
 
 def _expand(pattern: str, base: Path) -> list[Path]:
     """The book folders (those holding a book.yaml) that `pattern` matches, relative to `base`."""
     full = pattern if Path(pattern).is_absolute() else str(base / pattern)
-    return [Path(m) for m in sorted(glob.glob(full, recursive=True)) if (Path(m) / "book.yaml").is_file()]
+    return [Path(m) for m in sorted(glob.glob(full, recursive=True)) if (Path(m) / CONFIG_NAME).is_file()]
 
 
 def gather(targets: Sequence[str]) -> Catalog:
@@ -75,11 +82,11 @@ def gather(targets: Sequence[str]) -> Catalog:
     problems: list[Diagnostic] = []
     for target in targets:
         path = Path(target)
-        if path.is_file() or path.suffix.lower() in {".yaml", ".yml"}:
+        if is_catalog_file(path):
             catalog = read_catalog(path)
             books += catalog.books
             problems += catalog.diagnostics
-        elif _is_glob(target) and not path.exists():
+        elif is_glob(target) and not path.exists():
             matched = _expand(target, Path("."))
             if not matched:
                 problems.append(error("catalog-no-match", f"'{target}' matches no book folder", file=path,
@@ -171,7 +178,7 @@ def read_catalog(path: Path) -> Catalog:
         entries = []
     shared = overlay if overlay != Overlay() else None
     for entry in entries:
-        if _is_glob(entry):
+        if is_glob(entry):
             matched = _expand(entry, base)
             if not matched:
                 problems.append(error("catalog-no-match", f"'{entry}' matches no book folder", file=path,

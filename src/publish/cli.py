@@ -375,9 +375,10 @@ def _is_catalogue(args: argparse.Namespace) -> bool:
     """A catalogue: several books, a pattern, a catalog.yaml, or an option only catalogues have."""
     if len(args.books) != 1 or args.scheduler or args.workers or args.check:
         return True
+    from .catalog import is_catalog_file, is_glob
+
     target = args.books[0]
-    return target.is_file() or target.suffix.lower() in {".yaml", ".yml"} or (
-        not target.exists() and any(c in str(target) for c in "*?["))
+    return is_catalog_file(target) or (not target.exists() and is_glob(str(target)))
 
 
 def _build_catalogue(args: argparse.Namespace) -> int:
