@@ -467,3 +467,12 @@ def test_the_lint_reads_no_quotes_inside_a_formula(make_book: MakeBook) -> None:
 
     found = lint_manuscript(load_manuscript(make_book({"01-a.md": "# A\n\n“Quoted,” and $f'(x) = \\text{it's}$.\n"})))
     assert [d.code for d in found if "quote" in d.code] == []
+
+
+def test_a_header_cell_that_is_only_a_formula_is_named_by_it() -> None:
+    # Checkers do not count MathML as a header's text (Ace's empty-table-header on Curie's tables).
+    html = chapter_html("$x^2$        Wert $y$\n-----------  --------\n1            2\n")
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    only, mixed = root.findall(".//thead/tr/th")
+    assert only.find("math").get("aria-label") == "x²"
+    assert mixed.find("math").get("aria-label") is None  # the header has words of its own

@@ -28,7 +28,7 @@ MATHML_TAGS = frozenset({
     "mtext", "mtr", "munder", "munderover", "none", "semantics", "annotation"})
 _MATHML_ATTRIBUTES = {"mathvariant", "mathsize", "mathcolor", "mathbackground", "displaystyle", "scriptlevel", "dir"}
 _MATHML_ATTRIBUTES_OF = {
-    "math": {"display", "alttext", "xmlns"},
+    "math": {"display", "alttext", "xmlns", "aria-label"},
     "mo": {"form", "fence", "separator", "lspace", "rspace", "stretchy", "symmetric", "maxsize", "minsize", "largeop",
            "movablelimits", "accent"},
     "mover": {"accent"}, "munder": {"accentunder"}, "munderover": {"accent", "accentunder"},

@@ -43,7 +43,7 @@ from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
 
 from ..diagnostics import Diagnostic, warning
-from ..mathml import WORD_JOINER
+from ..mathml import WORD_JOINER, plain_text
 
 MATHML = "http://www.w3.org/1998/Math/MathML"
 ERROR_CLASS = "math-error"  # the <code> a formula that cannot be read is shown as
@@ -434,6 +434,20 @@ class _Joiners(Treeprocessor):
                 previous = child
 
 
+class _HeaderNames(Treeprocessor):
+    """A header cell that is only a formula is named by it (`aria-label`, the formula as a reader
+    would type it): accessibility checkers do not count MathML as a header's text (Ace's
+    empty-table-header on Curie's `$i\\cdot10^{11}$` columns), and a name on <math> is valid EPUB."""
+
+    def run(self, root: ET.Element) -> None:
+        for cell in root.iter("th"):
+            formulas = [child for child in cell if child.tag == "math"]
+            outside = (cell.text or "") + "".join(child.tail or "" for child in cell)
+            if formulas and len(formulas) == len(cell) and not outside.replace(WORD_JOINER, "").strip():
+                for formula in formulas:
+                    formula.set("aria-label", plain_text(formula))
+
+
 class MathExtension(Extension):
     def __init__(self, **kwargs: object) -> None:
         self.config = {"single_backslash": [False, "also read \\(…\\) and \\[…\\] (Pandoc's tex_math_single_backslash)"]}
@@ -448,6 +462,7 @@ class MathExtension(Extension):
         md.inlinePatterns.register(_MathPattern(md, single_backslash=bool(self.getConfig("single_backslash")),
                                                 macros=macros), "math", 185)
         md.treeprocessors.register(_Joiners(md), "math_joiners", 15)  # after the inline patterns (20)
+        md.treeprocessors.register(_HeaderNames(md), "math_header_names", 14)
         if "$" not in md.ESCAPED_CHARS:
             md.ESCAPED_CHARS.append("$")  # "\$" is a dollar sign, as in Pandoc
 
