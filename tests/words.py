@@ -169,6 +169,10 @@ def pdf_words(path: Path) -> collections.Counter[str]:
         found.update([number[:head], *(number[i:i + 3] for i in range(head, len(number), 3))])
     lines = text.split("\n")
     for number, line in enumerate(lines):
+        if match := re.search(r"(\w+)$", line):
+            # Long code turns anywhere, with no hyphen ("…received.t" / "xt"): the word whole too.
+            if start := re.match(r"(\w+)", lines[number + 1] if number + 1 < len(lines) else ""):
+                found.update(words(match[1] + start[1]))
         if match := re.search(r"(\w+)[-\u00ad\u2010]$", line):
             # The word goes on on the next line, or, at a page's foot, after the folio and running head.
             for following in lines[number + 1:number + 40]:  # past the page's notes, folio and running head
