@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import shutil
 import socket
 import threading
@@ -93,7 +94,8 @@ def test_serves_the_web_edition_on_localhost_only(server: tuple[PreviewServer, l
     status, page = fetch(running.url)
     assert status == 200 and b"Whiplash" in page
     assert fetch(running.url + "styles/web.css")[0] == 200
-    assert fetch(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf")[0] == 200
+    css = fetch(running.url + "styles/fonts.css")[1].decode()
+    assert all(fetch(running.url + "styles/" + url)[0] == 200 for url in re.findall(r'url\("([^"]+)"\)', css))
     assert fetch(running.url + "__publish__/live-reload.js")[0] == 200
     for outside in ("book.yaml", CHAPTER, "../book.yaml", "%2e%2e/book.yaml", "styles/../../book.yaml"):
         assert fetch(running.url + outside)[0] == 404, outside
@@ -101,10 +103,11 @@ def test_serves_the_web_edition_on_localhost_only(server: tuple[PreviewServer, l
 
 def test_unchanged_files_are_not_sent_again(server: tuple[PreviewServer, list[Site]]) -> None:
     running, _ = server
-    with urllib.request.urlopen(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf") as response:
+    font = running.url + "styles/" + re.findall(r'url\("([^"]+)"\)', fetch(running.url + "styles/fonts.css")[1].decode())[0]
+    with urllib.request.urlopen(font) as response:
         etag = response.headers["ETag"]
         assert response.headers["Cache-Control"] == "no-cache"
-    request = urllib.request.Request(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf", headers={"If-None-Match": etag})
+    request = urllib.request.Request(font, headers={"If-None-Match": etag})
     with pytest.raises(urllib.error.HTTPError) as not_modified:
         urllib.request.urlopen(request)
     assert not_modified.value.code == 304

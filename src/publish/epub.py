@@ -25,7 +25,9 @@ from .pages import TITLE, PageMap, mark_pages
 from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
-STYLESHEETS = ("fonts.css", "book.css", "epub.css")
+# fonts.css comes after book.css: it restates book.css's font stack with the names of the subset
+# fonts this EPUB carries (see fonts.edition_fonts).
+STYLESHEETS = ("book.css", "fonts.css", "epub.css")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,12 @@ class _Document:
 
 
 def _xhtml(template: str, book: Book, title: str, body_type: str = "", **context: object) -> str:
-    return render(template, book=book, title=title, body_type=body_type, **context)
+    return render(template, book=book, title=title, body_type=body_type, stylesheets=STYLESHEETS, **context)
 
 
-def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_Document], list[NavEntry], list[NavEntry]]:
-    """The XHTML documents in reading order, with the contents and the landmarks that point at them."""
+def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_Document], _Document, list[NavEntry], list[NavEntry]]:
+    """The XHTML documents in reading order and the navigation document, which is not in it,
+    with the contents and the landmarks that point at them."""
     config = book.config
     docs = [
         _Document("cover", "cover.xhtml", "Cover",
@@ -88,14 +91,16 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
     # must meet the spoiler notice, so the text starts there when the book has one.
     start = "notice.xhtml" if config.spoiler else book.chapters[0].file_name
     landmarks = [NavEntry("cover.xhtml", "Cover", "cover"), NavEntry("titlepage.xhtml", "Title Page", "titlepage"),
-                 NavEntry("nav.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
+                 NavEntry("contents.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
                  NavEntry("copyright.xhtml", "Copyright", "copyright-page")]
     nav = _Document("nav", "nav.xhtml", "Contents",
                     _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=page_list),
                     ("nav",))
+    contents = _Document("contents", "contents.xhtml", "Contents",
+                         _xhtml("epub/contents.xhtml", book, "Contents", "frontmatter", toc=toc))
     copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
                               _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=COLOPHON))
-    return [*docs, nav, *chapter_docs, copyright_doc], toc, landmarks
+    return [*docs, contents, *chapter_docs, copyright_doc], nav, toc, landmarks
 
 
 def _split_links(book: Book, chapter: Chapter) -> Chapter:
@@ -181,10 +186,13 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     if pages and pages.starts:
         eb.add_metadata(None, "meta", pages.source, {"property": "pageBreakSource"})
 
-    fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
+    documents, nav, toc, landmarks = _documents(book, cover, pages)
+    # The fonts follow from the documents: the faces their text is set in, cut to its characters.
+    static = {name: (STYLES_DIR / name).read_bytes() for name in STYLESHEETS if name != "fonts.css"}
+    fonts = edition_fonts([d.content for d in (*documents, nav)], [css.decode() for css in static.values()])
     for name in STYLESHEETS:
         href = f"styles/{name}"
-        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or (STYLES_DIR / name).read_bytes()))
+        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or static[name]))
     for n, href in enumerate((h for h in fonts if not h.endswith(".css")), start=1):
         eb.add_item(_item(f"font-{n}", href, MEDIA_TYPES[Path(href).suffix], fonts[href]))
     eb.add_item(_item("cover-image", cover.href, cover.media_type, cover.data, ("cover-image",)))
@@ -193,9 +201,8 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
         if asset.href != cover.href:
             eb.add_item(_item(f"image-{n}", asset.href, asset.media_type, asset.source.read_bytes()))
 
-    documents, toc, landmarks = _documents(book, cover, pages)
     items = {}
-    for doc in documents:
+    for doc in (*documents, nav):
         items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties)
         eb.add_item(items[doc.file_name])
     eb.spine = [items[d.file_name] for d in documents]

@@ -7,19 +7,23 @@ Japanese, Korean and emoji. Output never depends on the fonts a machine happens 
 * the PDF is laid out with every installed font hidden (`hide_installed_fonts`), so a character
   no shipped font has comes out as a missing glyph, and `missing_glyphs` names each such
   character before layout, from the fonts' character maps;
-* an EPUB or web edition carries a fallback font only when the book's text needs it, and the
-  large CJK font only as a subset of the characters the book uses.
+* an EPUB or web edition carries only the faces its text is set in, each cut down to the
+  characters it sets there (`font_usage` reads the edition's documents with its stylesheets to
+  know them), with every OpenType feature the stylesheets can ask for kept.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
+import logging
 import os
+import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +33,11 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 
 from .diagnostics import Diagnostic, warning
+from .font_usage import HYPHENS, StyleSheets, TextStyle, styled_text
 from .model import Book
 from .templates import STYLES_DIR, TYPEFACE
 
 FONTS_CSS = "fonts.css"
-SUBSET_ABOVE = 2 * 1024 * 1024  # bytes: only the CJK font is worth the seconds subsetting takes
 MEDIA_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".woff": "font/woff", ".woff2": "font/woff2"}
 # Characters that take no glyph of their own: controls, format characters (joiners, marks of
 # direction) and variation selectors, which choose between forms of the character before them.
@@ -46,6 +50,8 @@ class FontFace:
     family: str
     file: str  # relative to styles/, e.g. "fonts/NotoNaskhArabic-Regular.ttf"
     rule: str  # the @font-face rule as written in fonts.css
+    italic: bool = False
+    weight: int = 400
 
     @property
     def media_type(self) -> str:
@@ -70,15 +76,22 @@ def faces(styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
         if rule.type != "at-rule" or rule.lower_at_keyword != "font-face" or rule.content is None:
             continue
         family = file = None
+        italic, weight = False, 400
         for declaration in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
             if declaration.type != "declaration":
                 continue
+            words = [t.lower_value for t in declaration.value if t.type == "ident"]
             if declaration.lower_name == "font-family":
                 family = next((t.value for t in declaration.value if t.type in {"string", "ident"}), None)
             elif declaration.lower_name == "src":
                 file = _url(declaration.value)
+            elif declaration.lower_name == "font-style":
+                italic = bool(words) and words[0] in {"italic", "oblique"}
+            elif declaration.lower_name == "font-weight":
+                numbers = [int(t.value) for t in declaration.value if t.type == "number" and t.is_integer]
+                weight = numbers[0] if numbers else 700 if "bold" in words else 400
         if family and file:
-            found.append(FontFace(family, file, rule.serialize()))
+            found.append(FontFace(family, file, rule.serialize(), italic, weight))
     return tuple(found)
 
 
@@ -159,41 +172,200 @@ def missing_glyphs(book: Book, *, styles_dir: Path = STYLES_DIR) -> tuple[Diagno
                     hint="replace them, or add a font that has them to styles/fonts/ and styles/fonts.css"),)
 
 
-def _subset(path: Path, text: str) -> bytes:
-    # Keyed by the characters the font has, so the EPUB and the web edition share one subset.
-    return _subset_codes(path, frozenset(ord(c) for c in text) & coverage(path))
+# --- the fonts an EPUB or web edition carries -----------------------------------------------------
+
+# The OpenType features the subsets keep: fontTools' default set (shaping, kerning, marks, common
+# ligatures, the forms Arabic and the East Asian scripts need), and the ones CSS can ask for:
+# small capitals, figure styles, superiors, the East Asian widths and forms.
+LAYOUT_FEATURES = (*subset.Options().layout_features, "smcp", "c2sc", "onum", "lnum", "pnum", "tnum", "case",
+                   "sups", "subs", "ordn", "sinf", "zero", "dlig", "hlig", "fwid", "hwid", "pwid", "jp78", "jp83",
+                   "jp90", "jp04", "smpl", "trad", "nlck", "expt", "hojo", "ruby")
+# The name records a subset keeps: names, copyright, trademark, designer, description, URLs and
+# the licence (the OFL asks that every copy carries the copyright notice and the licence).
+NAME_IDS = tuple(range(0, 23))
+# fontTools drops the tables it cannot subset, saying so for each (Gentium's "Silt"): expected.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+_GENERIC = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "math", "emoji", "fangsong",
+            "ui-serif", "ui-sans-serif", "ui-monospace", "ui-rounded"}
+_RESERVED = re.compile(r"Reserved Font Names?\s+((?:[\"“'][^\"”']+[\"”'](?:\s*,\s*|\s+and\s+)?)+)")
+_QUOTED = re.compile(r"[\"“']([^\"”']+)[\"”']")
 
 
-@functools.lru_cache(maxsize=8)
-def _subset_codes(path: Path, codes: frozenset[int]) -> bytes:
+def _choose(faces_of_family: list[FontFace], style: TextStyle) -> FontFace:
+    """The face CSS font matching picks for `style` (CSS Fonts 4, 5.2): the style first, then the
+    nearest weight; with no italic face the engine slants the upright one."""
+    candidates = [f for f in faces_of_family if f.italic == style.italic] or faces_of_family
+    wanted = style.weight
+
+    def distance(face: FontFace) -> tuple[int, int]:
+        w = face.weight
+        if wanted > 500:
+            return (0, w - wanted) if w >= wanted else (1, wanted - w)
+        if wanted < 400:
+            return (0, wanted - w) if w <= wanted else (1, w - wanted)
+        if wanted <= w <= 500:
+            return (0, w - wanted)
+        return (1, wanted - w) if w < wanted else (2, w - wanted)
+
+    return min(candidates, key=distance)
+
+
+def face_characters(documents: Iterable[bytes | str], stylesheets: Iterable[str], *,
+                    styles_dir: Path = STYLES_DIR) -> dict[FontFace, frozenset[int]]:
+    """The code points each shipped face sets in `documents` styled by `stylesheets`; faces that
+    set nothing are left out. Each character goes to the first family of its text's font stack
+    whose face has it, as a reading system falls back; a generic family ends the search (the
+    reader's own font). The regular face of a family also gets every character any face of it
+    sets, so that text stays in the typeface where a reader turns off bold or italic."""
+    by_family: dict[str, list[FontFace]] = {}
+    for face in faces(styles_dir):
+        by_family.setdefault(face.family, []).append(face)
+    found: dict[FontFace, set[int]] = {}
+    for style, chars in styled_text(documents, StyleSheets(stylesheets)).items():
+        chars = set(chars) | set(HYPHENS)
+        if style.caps:
+            chars |= {variant for c in chars for variant in (c.upper(), c.lower()) if len(variant) == 1}
+        families = [f for f in style.families if f in by_family or f.lower() in _GENERIC]
+        chosen = [None if f.lower() in _GENERIC else _choose(by_family[f], style) for f in families]
+        for char in chars:
+            code = ord(char)
+            if unicodedata.category(char) == "Cc":
+                continue
+            for face in chosen:
+                if face is None:
+                    break
+                if code in coverage(styles_dir / face.file):
+                    found.setdefault(face, set()).add(code)
+                    break
+    for family, members in by_family.items():
+        used = [f for f in members if f in found]
+        if used:
+            regular = _choose(members, TextStyle((family,)))
+            everything = set().union(*(found[f] for f in used)) & coverage(styles_dir / regular.file)
+            found[regular] = found.get(regular, set()) | everything
+    return {face: frozenset(found[face]) for face in faces(styles_dir) if face in found}
+
+
+def reserved_names(font: TTFont) -> tuple[str, ...]:
+    """The Reserved Font Names the font's copyright or licence record declares (OFL), if any."""
+    names: list[str] = []
+    for record in font["name"].names:
+        if record.nameID in (0, 13):
+            for match in _RESERVED.finditer(record.toUnicode()):
+                names += [n for n in _QUOTED.findall(match[1]) if n not in names]
+    return tuple(names)
+
+
+def subset_family(family: str, chosen: Mapping[FontFace, frozenset[int]], *, styles_dir: Path = STYLES_DIR) -> str:
+    """The name a family's subsets go by. The OFL lets a Modified Version (a subset is one) keep
+    the font's name only if that name uses none of the Reserved Font Names (Gentium Book Plus
+    reserves "Gentium" and "SIL"): such a family gets a name of its own, "Book Face" and a tag of
+    six letters made from the characters it carries, as PDF names its subsets."""
+    first = next(f for f in chosen if f.family == family)
+    with TTFont(styles_dir / first.file, lazy=True) as font:
+        reserved = reserved_names(font)
+    if not any(word.lower() in family.lower() for word in reserved):
+        return family
+    digest = hashlib.sha256(family.encode())
+    for face, codes in sorted(chosen.items(), key=lambda item: item[0].file):
+        if face.family == family:
+            digest.update(face.file.encode() + b"\0" + ",".join(map(str, sorted(codes))).encode() + b"\0")
+    tag = "".join(chr(ord("A") + b % 26) for b in digest.digest()[:6])
+    return f"Book Face {tag}"
+
+
+def _rename(font: TTFont, original: str, family: str) -> None:
+    """Give the font the family name `family` wherever a name table or CFF names it, and say in
+    its description what it is a subset of."""
+    ps_family = family.replace(" ", "")
+    table = font["name"]
+    style = table.getDebugName(17) or table.getDebugName(2) or "Regular"
+    ps_name = f"{ps_family}-{style.replace(' ', '')}"
+    full = family if style == "Regular" else f"{family} {style}"
+    version = table.getDebugName(5) or ""
+    description = (f"A subset of {original} {style} ({version}) holding the characters of one book, made by publish. "
+                   "It is a Modified Version under the SIL Open Font License, and so does not use the "
+                   "Reserved Font Names of the original.")
+    for record in list(table.names):
+        if record.nameID in (1, 16, 21):
+            table.setName(family, record.nameID, record.platformID, record.platEncID, record.langID)
+        elif record.nameID in (4, 18):
+            table.setName(full, record.nameID, record.platformID, record.platEncID, record.langID)
+        elif record.nameID == 6:
+            table.setName(ps_name, 6, record.platformID, record.platEncID, record.langID)
+        elif record.nameID == 3:
+            table.setName(f"{ps_name};publish-subset", 3, record.platformID, record.platEncID, record.langID)
+        elif record.nameID == 10:
+            table.setName(description, 10, record.platformID, record.platEncID, record.langID)
+    if table.getDebugName(10) is None:
+        table.setName(description, 10, 3, 1, 0x409)
+    if "CFF " in font:
+        cff = font["CFF "].cff
+        cff.fontNames = [ps_name]
+        top = cff.topDictIndex[0]
+        top.FullName, top.FamilyName = full, family
+
+
+@functools.lru_cache(maxsize=32)
+def _subset_codes(path: Path, codes: frozenset[int], family: str | None = None) -> bytes:
+    """The font at `path` cut down to `codes`, renamed to `family` if given. Nothing of the moment
+    reaches the bytes: no timestamp is recalculated, and fontTools orders everything it writes."""
     options = subset.Options()
-    options.layout_features = ["*"]  # keep the shaping Japanese vertical forms and Korean need
-    options.name_IDs = ["*"]
+    options.layout_features = list(LAYOUT_FEATURES)
+    options.name_IDs = list(NAME_IDS)
     options.name_languages = ["*"]
     options.notdef_outline = True
-    options.hinting = False
-    with TTFont(path, lazy=False) as font:
+    options.recalc_timestamp = False
+    with TTFont(path, lazy=False, recalcTimestamp=False) as font:
+        original = font["name"].getDebugName(16) or font["name"].getDebugName(1) or path.stem
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=sorted(codes))
         subsetter.subset(font)
+        if family is not None and family != original:
+            _rename(font, original, family)
         out = io.BytesIO()
         font.save(out)
     return out.getvalue()
 
 
-def edition_fonts(book: Book | None, *, styles_dir: Path = STYLES_DIR) -> dict[str, bytes]:
-    """The stylesheet `fonts.css` and the font files an EPUB or web edition of `book` carries,
-    by their path inside the edition (`styles/…`); with no book, the typeface alone."""
-    text = book_text(book) if book is not None else ""
-    chosen = needed_faces(text, styles_dir=styles_dir)
-    css = "/* The fonts this book uses, shipped with it (SIL OFL: see fonts/). */\n"
-    css += "".join(f.rule + "\n" for f in chosen)
-    files = {f"styles/{FONTS_CSS}": css.encode()}
-    for face in chosen:
-        path = styles_dir / face.file
-        big = face.family != TYPEFACE and path.stat().st_size > SUBSET_ABOVE
-        files[f"styles/{face.file}"] = _subset(path, text) if big else path.read_bytes()
-    return files
+def _face_rule(family: str, face: FontFace, href: str) -> str:
+    return (f'@font-face {{ font-family: "{family}"; font-style: {"italic" if face.italic else "normal"}; '
+            f'font-weight: {face.weight}; src: url("{href}"); }}')
+
+
+def edition_fonts(documents: Iterable[bytes | str] | None = None, stylesheets: Iterable[str] = (), *,
+                  styles_dir: Path = STYLES_DIR) -> dict[str, bytes]:
+    """The stylesheet `fonts.css` and the font files an EPUB or web edition carries, by their path
+    inside the edition (`styles/…`).
+
+    Given the edition's `documents` and `stylesheets`, only the faces their text is set in, each
+    subset to its characters (and renamed where the licence asks, see `subset_family`); fonts.css
+    then also restates the font stack of book.css with those names, so it must be linked after
+    book.css. With no documents (the preview's error page), the book face whole.
+    """
+    if documents is None:
+        chosen = needed_faces("", styles_dir=styles_dir)
+        css = "/* The fonts this book uses, shipped with it (SIL OFL: see fonts/). */\n"
+        files = {f"styles/{FONTS_CSS}": (css + "".join(f.rule + "\n" for f in chosen)).encode()}
+        files.update({f"styles/{f.file}": (styles_dir / f.file).read_bytes() for f in chosen})
+        return files
+    carried = face_characters(documents, stylesheets, styles_dir=styles_dir)
+    names = {family: subset_family(family, carried, styles_dir=styles_dir)
+             for family in dict.fromkeys(f.family for f in carried)}
+    rules, files = [], {}
+    for face, codes in carried.items():
+        family = names[face.family]
+        original = Path(face.file)
+        file = original if family == face.family else original.with_name(
+            f"{family.replace(' ', '')}-{original.stem.rsplit('-', 1)[-1]}{original.suffix}")
+        rules.append(_face_rule(family, face, file.as_posix()))
+        files[f"styles/{file.as_posix()}"] = _subset_codes(styles_dir / face.file, codes,
+                                                           None if family == face.family else family)
+    stack = ", ".join(f'"{name}"' for name in names.values())
+    css = ("/* The fonts this edition uses (SIL Open Font License: see fonts/), each cut down to the characters\n"
+           "   it sets. Linked after book.css, whose font stack it restates with these families' names. */\n"
+           + "\n".join(rules) + f"\nhtml, body {{ font-family: {stack}, serif; }}\n")
+    return {f"styles/{FONTS_CSS}": css.encode(), **files}
 
 
 @contextlib.contextmanager
