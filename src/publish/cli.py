@@ -47,7 +47,8 @@ CHECK_EXAMPLES = """examples:
   publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
   publish check my-novel --strict        fail on warnings too
   publish check my-novel --skip ace      leave out a validator (epubcheck, ace)
-  publish check output/book.epub         only the validators, on any EPUB
+  publish check my-novel --store kdp     only Kindle Direct Publishing's rules (default: all four stores)
+  publish check output/book.epub         only the validators and the stores' rules, on any EPUB
 
 exit codes:
   0  no errors (warnings are listed but pass, unless --strict)
@@ -142,6 +143,18 @@ def _tools(value: str) -> tuple[str, ...]:
     return chosen
 
 
+def _stores(value: str) -> tuple[str, ...]:
+    from .stores import STORES
+
+    chosen = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    if chosen == ("none",):
+        return ()
+    unknown = [v for v in chosen if v not in STORES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown store {', '.join(unknown) or value!r}: choose from {', '.join(STORES)}, or none")
+    return chosen
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535; 0 picks a free one)")
@@ -207,12 +220,15 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find every problem in a book at once: broken links and anchors, missing "
                                             "images and alt text, skipped heading levels, empty chapters, straight "
-                                            "quotes; then run EPUBCheck and DAISY Ace on the EPUB made from it.")
+                                            "quotes; then run EPUBCheck, DAISY Ace and the stores' rules (Kindle, "
+                                            "Apple Books, Kobo, Google Play Books) on the EPUB publish build makes of it.")
     check.add_argument("target", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR|FILE.epub",
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
                        help="comma-separated validators to leave out: epubcheck, ace")
+    check.add_argument("--store", type=_stores, default=None, metavar="STORES",
+                       help="comma-separated stores whose rules to check: kdp, apple, kobo, google (default: all), or none")
 
 
 def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: int = 1) -> None:
@@ -306,15 +322,17 @@ def _preview(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .check import TOOLS, check_book, check_epub
+    from .stores import STORES
 
     tools = tuple(t for t in TOOLS if t not in args.skip)
+    stores = STORES if args.store is None else args.store
     verbosity = _verbosity(args)
     try:
         with Progress(verbosity=verbosity) as progress:
             if args.target.suffix.lower() == ".epub":
-                report = check_epub(args.target, tools=tools, progress=progress)
+                report = check_epub(args.target, tools=tools, stores=stores, progress=progress)
             else:
-                report = check_book(args.target, tools=tools, progress=progress,
+                report = check_book(args.target, tools=tools, stores=stores, progress=progress,
                                     source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
     except BuildFailed as failure:  # a validator timed out or crashed: not the book's fault
         _show(failure.diagnostics)

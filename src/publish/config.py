@@ -40,6 +40,14 @@ class SpoilerNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class Series:
+    """The series a book belongs to, as a reader's library groups it."""
+
+    name: str
+    position: str | None = None  # "2", or "2.5" for a novella between two books
+
+
+@dataclass(frozen=True, slots=True)
 class TrimSize:
     name: str
     width_in: float
@@ -52,6 +60,8 @@ class BookConfig:
     lang: str = "en"
     subtitle: str | None = None
     authors: tuple[str, ...] = ()
+    # How a library sorts each author ("Austen, Jane"): the author's `file-as`, else derived.
+    authors_file_as: tuple[str, ...] = ()
     date: str | None = None
     rights: str | None = None
     publisher: str | None = None
@@ -60,6 +70,7 @@ class BookConfig:
     subjects: tuple[str, ...] = ()
     cover_image: str | None = None
     spoiler: SpoilerNotice | None = None
+    series: Series | None = None
     chapters: tuple[str, ...] | None = None
     trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
     pdf_profile: str = "default"
@@ -75,8 +86,8 @@ class BookConfig:
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
-    "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service", "remote-images",
+    "description", "subject", "cover-image", "spoiler", "series", "belongs-to-collection", "group-position",
+    "chapters", "trim", "pdf-profile", "print-service", "remote-images",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -153,13 +164,25 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             else:
                 values[key.replace("-", "_")] = text_value
 
-    for key, attr in (("author", "authors"), ("subject", "subjects")):
-        if key in data and data[key] is not None:
-            items = _as_text_list(data[key])
-            if items is None:
-                bad(key, "must be text or a list of texts", f"write '{key}: Name' or a list of '- Name' lines")
-            else:
-                values[attr] = items
+    if "subject" in data and data["subject"] is not None:
+        items = _as_text_list(data["subject"])
+        if items is None:
+            bad("subject", "must be text or a list of texts", "write 'subject: Name' or a list of '- Name' lines")
+        else:
+            values["subjects"] = items
+
+    if "author" in data and data["author"] is not None:
+        authors = _authors(data["author"])
+        if authors is None:
+            bad("author", "must be a name, a list of names, or a list of 'name:' and 'file-as:' pairs",
+                "write 'author: Jane Austen', or '- name: Ursula K. Le Guin' with 'file-as: Le Guin, Ursula K.' under it")
+        else:
+            values["authors"] = tuple(name for name, _ in authors)
+            values["authors_file_as"] = tuple(file_as or sort_name(name) for name, file_as in authors)
+
+    series = _series(data, bad)
+    if series is not None:
+        values["series"] = series
 
     if "lang" in data:
         lang = _as_text(data["lang"])
@@ -223,6 +246,74 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems
+
+
+def _authors(value: Any) -> list[tuple[str, str | None]] | None:
+    """(name, file-as) for each author: a name, or a mapping with `name` (Pandoc: `text`) and `file-as`."""
+    items = value if isinstance(value, list) else [value]
+    authors = []
+    for item in items:
+        if isinstance(item, dict):
+            name = _as_text(item.get("name", item.get("text")))
+            file_as = _as_text(item.get("file-as"))
+            if name is None or (item.get("file-as") is not None and file_as is None):
+                return None
+            authors.append((name, file_as))
+        elif (name := _as_text(item)) is not None:
+            authors.append((name, None))
+        else:
+            return None
+    return authors
+
+
+# Words that belong to the surname and follow the given names in a sorted name ("Beethoven,
+# Ludwig van"), and generational suffixes that stay at the end ("King, Martin Luther, Jr.").
+_PARTICLES = {"van", "von", "de", "der", "den", "du", "da", "di", "del", "della", "des", "ten", "ter", "zu"}
+_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d."}
+
+
+def sort_name(name: str) -> str:
+    """How a library files a personal name: "Jane Austen" as "Austen, Jane". A name of one word,
+    one with a comma already, or one in a script written without spaces stays as it is; an
+    author whose name this gets wrong (a company, "Le Guin") gives `file-as` in book.yaml."""
+    words = name.split()
+    if len(words) < 2 or "," in name:
+        return name
+    suffix = []
+    while len(words) > 2 and words[-1].lower().rstrip(",") in _SUFFIXES:
+        suffix.insert(0, words.pop().rstrip(","))
+    surname = words.pop()
+    particles = []
+    while len(words) > 1 and words[-1].lower() in _PARTICLES:
+        particles.insert(0, words.pop())
+    given = " ".join(words + particles)
+    return ", ".join([surname, given, *([" ".join(suffix)] if suffix else [])])
+
+
+def _series(data: dict, bad: Any) -> Series | None:
+    """`series: Name`, or `series:` with `name` and `position`; or Pandoc's `belongs-to-collection`
+    with `group-position`."""
+    if data.get("series") is not None:
+        raw = data["series"]
+        if isinstance(raw, dict):
+            name, position = _as_text(raw.get("name")), raw.get("position")
+        else:
+            name, position = _as_text(raw), None
+        key = "series"
+    elif data.get("belongs-to-collection") is not None:
+        name, position, key = _as_text(data["belongs-to-collection"]), data.get("group-position"), "belongs-to-collection"
+    else:
+        return None
+    if name is None:
+        bad(key, "must be the series' name, or a mapping with 'name' and 'position'",
+            "write 'series: The Name' or, under 'series:', 'name: The Name' and 'position: 2'")
+        return None
+    if position is None:
+        return Series(name)
+    if isinstance(position, bool) or not isinstance(position, (int, float)) or position < 0:
+        bad(key, f"the position {position!r} is not a number", "write the book's number in the series, e.g. 'position: 2'")
+        return None
+    return Series(name, f"{position:g}")
 
 
 def parse_date(text: str) -> dt.datetime | None:

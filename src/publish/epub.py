@@ -156,9 +156,19 @@ def _metadata(eb: epub.EpubBook, book: Book) -> None:
         eb.add_metadata("DC", "title", config.subtitle, {"id": "subtitle"})
         eb.add_metadata(None, "meta", "subtitle", {"refines": "#subtitle", "property": "title-type"})
     eb.set_language(config.lang)
-    for n, author in enumerate(config.authors, start=1):
+    for n, (author, file_as) in enumerate(zip(config.authors, config.authors_file_as, strict=True), start=1):
         eb.add_metadata("DC", "creator", author, {"id": f"creator-{n}"})
         eb.add_metadata(None, "meta", "aut", {"refines": f"#creator-{n}", "property": "role", "scheme": "marc:relators"})
+        eb.add_metadata(None, "meta", file_as, {"refines": f"#creator-{n}", "property": "file-as"})
+    if config.series:
+        # EPUB 3's collection (Apple Books, calibre), and calibre's own pair, which Kobo and older
+        # readers take a series from.
+        eb.add_metadata(None, "meta", config.series.name, {"property": "belongs-to-collection", "id": "series"})
+        eb.add_metadata(None, "meta", "series", {"refines": "#series", "property": "collection-type"})
+        if config.series.position:
+            eb.add_metadata(None, "meta", config.series.position, {"refines": "#series", "property": "group-position"})
+        eb.add_metadata(None, "meta", "", {"name": "calibre:series", "content": config.series.name})
+        eb.add_metadata(None, "meta", "", {"name": "calibre:series_index", "content": config.series.position or "1"})
     for key in ("description", "publisher", "rights"):
         if value := getattr(config, key):
             eb.add_metadata("DC", key, value)
