@@ -151,7 +151,8 @@ def _stores(value: str) -> tuple[str, ...]:
         return ()
     unknown = [v for v in chosen if v not in STORES]
     if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"unknown store {', '.join(unknown) or value!r}: choose from {', '.join(STORES)}, or none")
+        shown = ', '.join(unknown) if unknown else repr(value)
+        raise argparse.ArgumentTypeError(f"unknown store {shown}: choose from {', '.join(STORES)}, or none")
     return chosen
 
 
