@@ -103,9 +103,22 @@ def test_fallback_fonts_carry_only_what_the_book_face_lacks() -> None:
     carried = faces_of("<p>Shalom: שלום, salaam: سلام, 中文, 🥁.</p>")
     assert set(carried) == {"GentiumBookPlus-Regular.ttf", "NotoSerifHebrew-Regular.ttf", "NotoNaskhArabic-Regular.ttf",
                             "NotoSerifCJKsc-Regular.otf", "NotoEmoji-Regular.ttf"}
-    assert {chr(c) for c in carried["NotoSerifHebrew-Regular.ttf"]} == set("שלום")
-    assert {chr(c) for c in carried["NotoSerifCJKsc-Regular.otf"]} == set("中文")
+    hebrew = {chr(c) for c in carried["NotoSerifHebrew-Regular.ttf"]}
+    # The text's letters, and those the auto-hinter measures Hebrew on: nothing of other scripts.
+    assert set("שלום") <= hebrew and all("\u0590" <= c <= "\u05ff" for c in hebrew)
+    assert set("中文") <= {chr(c) for c in carried["NotoSerifCJKsc-Regular.otf"]} <= set("中文") | set(fonts._AUTOHINT_STANDARD)
     assert not set(":, .") & {chr(c) for c in carried["NotoNaskhArabic-Regular.ttf"]}  # Gentium has them
+
+
+def test_each_face_keeps_the_letters_an_auto_hinter_measures() -> None:
+    """FreeType's auto-hinter (Chromium, Android, e-ink readers) measures x-height, cap height and
+    stems on a few letters; a face used for one word keeps them, or that word is hinted otherwise
+    than with the whole font."""
+    carried = faces_of("<p>Text and <em>one</em> word.</p>")
+    italic = {chr(c) for c in carried["GentiumBookPlus-Italic.ttf"]}
+    assert set("one") | set("THEZOCQSxzo") <= italic
+    assert "ο" in italic and "о" in italic  # Greek and Cyrillic's standard letters: Gentium covers both scripts
+    assert not set("αβγ") & italic  # but not the Greek letters, with no Greek text
 
 
 def test_small_capitals_carry_both_cases() -> None:

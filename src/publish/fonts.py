@@ -30,6 +30,7 @@ from pathlib import Path
 import lxml.html
 import tinycss2
 from fontTools import subset
+from fontTools import unicodedata as font_unicodedata
 from fontTools.ttLib import TTFont
 
 from .diagnostics import Diagnostic, warning
@@ -187,6 +188,17 @@ NAME_IDS = tuple(range(0, 23))
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 _GENERIC = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "math", "emoji", "fangsong",
             "ui-serif", "ui-sans-serif", "ui-monospace", "ui-rounded"}
+# FreeType's auto-hinter, which sets text in Chromium and Android and on many e-ink readers,
+# measures a face's heights and stems on these letters of each script (its afblue.dat), and
+# takes a script whose standard character (afscript.h) is missing for absent, which changes how
+# it hints the glyphs no character maps to (ligatures). So a subset keeps the letters of each
+# script it sets and every script's standard character, as far as the face has them: without
+# them its text is hinted a little differently from the whole font's (tests/test_font_subsets.py).
+_AUTOHINT_LETTERS = {
+    "Latn": "THEZOCQSLUfijkdbhuvxzoescnrpqgjy", "Grek": "ΓΒΕΖΘΟΩΔΞβθδζλξαειοπστωγημρφχψ",
+    "Cyrl": "БВЕПЗОСЭШхпншезосруф", "Hebr": "בדהחךכםסטצקןףץ", "Arab": "اإلكطظتثـ",
+}
+_AUTOHINT_STANDARD = "oοоםل"
 _RESERVED = re.compile(r"Reserved Font Names?\s+((?:[\"“'][^\"”']+[\"”'](?:\s*,\s*|\s+and\s+)?)+)")
 _QUOTED = re.compile(r"[\"“']([^\"”']+)[\"”']")
 
@@ -216,7 +228,8 @@ def face_characters(documents: Iterable[bytes | str], stylesheets: Iterable[str]
     set nothing are left out. Each character goes to the first family of its text's font stack
     whose face has it, as a reading system falls back; a generic family ends the search (the
     reader's own font). The regular face of a family also gets every character any face of it
-    sets, so that text stays in the typeface where a reader turns off bold or italic."""
+    sets, so that text stays in the typeface where a reader turns off bold or italic; and each
+    face the few letters an auto-hinter measures it on (see `_AUTOHINT_LETTERS`)."""
     by_family: dict[str, list[FontFace]] = {}
     for face in faces(styles_dir):
         by_family.setdefault(face.family, []).append(face)
@@ -237,6 +250,10 @@ def face_characters(documents: Iterable[bytes | str], stylesheets: Iterable[str]
                 if code in coverage(styles_dir / face.file):
                     found.setdefault(face, set()).add(code)
                     break
+    for face, codes in found.items():
+        scripts = {font_unicodedata.script(chr(c)) for c in codes}
+        reference = _AUTOHINT_STANDARD + "".join(_AUTOHINT_LETTERS.get(script, "") for script in scripts)
+        codes |= {ord(c) for c in reference} & coverage(styles_dir / face.file)
     for family, members in by_family.items():
         used = [f for f in members if f in found]
         if used:
