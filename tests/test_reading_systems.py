@@ -245,3 +245,19 @@ def test_ebook_meta_reads_the_library_metadata(tmp_path: Path) -> None:
     assert shown["Published"].startswith("2021-06-15")
     with zipfile.ZipFile(epub) as archive:
         assert b"belongs-to-collection" in archive.read("EPUB/content.opf")
+
+
+# --- and the checkers, on the book with notes (test_e2e grades the sample and the novel) -------------
+
+@pytest.fixture(scope="session")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Shipped:
+    return _ship("features", FEATURES, tmp_path_factory.mktemp("readers-features-checked"))  # from the cache
+
+
+def test_the_book_with_notes_passes_epubcheck_and_ace(features: Shipped) -> None:
+    from validators import run_ace, run_epubcheck
+
+    report = run_epubcheck(features.epub)
+    assert report.ok, report.summary()
+    ace = run_ace(features.epub)
+    assert ace.violations == (), ace.summary()
