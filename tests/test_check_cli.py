@@ -13,7 +13,7 @@ from publish.cli import EXIT_BOOK, EXIT_OK, EXIT_TOOL, EXIT_USAGE, main
 from publish.diagnostics import Severity
 
 REPO = Path(__file__).resolve().parents[1]
-LINT_ONLY = ["--skip", "epubcheck,ace"]
+LINT_ONLY = ["--skip", "epubcheck,ace", "--store", "none"]
 
 
 @pytest.fixture()

@@ -4,6 +4,12 @@ Every XHTML document comes from a template and goes to ebooklib as a plain `Epub
 ebooklib re-parses `EpubHtml` and drops `epub:type`, `<link>`s and namespaces. ebooklib builds
 the package document and the NCX; the result is then re-zipped with fixed timestamps and
 `xml:lang` on the package, so the same book always gives the same bytes.
+
+It is made for the reading systems that honour less of EPUB 3 as much as for those that honour
+all of it (tests/test_reading_systems.py reads it with MuPDF and calibre): the reader's contents
+is a page of its own, and the navigation document, whose landmarks and page list are for
+machines, is kept out of the reading order; the fonts are the faces the documents are set in,
+cut to the characters set (see `fonts.edition_fonts`).
 """
 
 from __future__ import annotations
