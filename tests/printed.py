@@ -31,6 +31,7 @@ ARTIFACTS = REPO / "tests" / "_artifacts" / "print"
 BOOKS = {
     "sample": REPO / "manuscript",
     "features": REPO / "tests" / "books" / "features",
+    "tables": REPO / "tests" / "books" / "tables",
     "pride": PRIDE,
 }
 POINTS = 72.0  # per inch

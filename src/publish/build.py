@@ -35,10 +35,10 @@ from .cache import (
     file_digest,
     pipeline_version,
 )
-from .diagnostics import BuildFailed, Diagnostic, error
+from .diagnostics import BuildFailed, Diagnostic, error, refuse_warnings
 from .manuscript import Manuscript, load_manuscript
 from .model import Book
-from .write import write_file, write_folder
+from .write import commit
 
 if TYPE_CHECKING:
     from .config import BookConfig
@@ -56,7 +56,7 @@ STYLE_INPUTS: dict[str, tuple[str, ...]] = {
     "epub": ("fonts.css", "book.css", "epub.css", "fonts/", "templates/epub/"),
     "html": ("fonts.css", "book.css", "web.css", "web.js", "fonts/", "templates/web.html"),
     "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
-    "cover": ("cover.css", "fonts/", "templates/cover.html"),
+    "cover": ("cover.css", "fonts.css", "fonts/", "templates/cover.html"),
 }
 
 
@@ -362,8 +362,11 @@ class _StyleInputs:
 
 
 def _book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
+    from .citations import input_files
+
     return digest("book", pipeline, str(manuscript.root), str(manuscript.shown_root), manuscript.config_text,
-                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch)
+                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch,
+                  [(path.name, file_digest(path)) for path in input_files(manuscript)])
 
 
 def _cover_key(manuscript: Manuscript, pipeline: str, styles: _StyleInputs) -> str | None:
@@ -400,8 +403,9 @@ def _epub_key(keys: _Keys, styles: _StyleInputs, cover_key: str | None, page_map
 
 def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, pdf_profile: str | None = None,
           source_date_epoch: str | None = None, progress: Progress = lambda _: None, clean: bool = False,
-          cache_dir: Path | None = None) -> BuildResult:
-    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error.
+          cache_dir: Path | None = None, strict: bool = False, force: bool = False) -> BuildResult:
+    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error, and
+    with `strict` on any warning. The outputs replace only what publish made, unless `force`.
 
     Results are kept in the cache (`cache_dir`, default: the user's cache folder) and taken from
     it when nothing they depend on has changed; `clean` reads nothing from it.
@@ -562,40 +566,14 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             made.append("cover")
 
     started = stage(f"write: {out_dir}")
+    if strict:
+        refuse_warnings(diagnostics)  # before anything is written: a failed build writes nothing
     paths = output_paths(book, out_dir)
-    for path in paths.values():
-        if book.root.is_relative_to(path.resolve()):
-            raise BuildFailed([error("output-in-book", f"writing '{path}' would replace the book folder", file=path,
-                                     hint="a build never writes into the book folder: choose another folder with -o")])
-    written = []
-    for fmt in FORMATS:
-        if fmt not in outputs:
-            continue
-        data = outputs[fmt]
-        if isinstance(data, dict):
-            if not _folder_holds(paths[fmt], data):
-                write_folder(paths[fmt], data)
-        elif not _file_holds(paths[fmt], data):
-            write_file(paths[fmt], data)
-        written.append(paths[fmt])
+    written = commit(out_dir, {paths[fmt].name: outputs[fmt] for fmt in FORMATS if fmt in outputs}, force=force,
+                     protect=book.root)
+    diagnostics += written.notes
     if cache.stored_bytes:
         cache.prune()
     timings.append(("write", time.perf_counter() - started))
-    return BuildResult(book, tuple(written), tuple(diagnostics), tuple(timings), tuple(made), converted)
+    return BuildResult(book, written.paths, tuple(diagnostics), tuple(timings), tuple(made), converted)
 
-
-def _file_holds(path: Path, data: bytes) -> bool:
-    """True if `path` already has exactly `data`: a rebuild that changes nothing touches nothing."""
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
-
-
-def _folder_holds(path: Path, files: dict[str, bytes]) -> bool:
-    try:
-        present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink()}
-    except OSError:
-        return False
-    return present == set(files) and all(not (path / name).is_symlink() and _file_holds(path / name, data)
-                                         for name, data in files.items())

@@ -64,7 +64,8 @@ class _Declarations:
     pseudo: str | None
 
 
-def _families(tokens: list) -> tuple[str, ...]:
+def family_names(tokens: list) -> tuple[str, ...]:
+    """The families of a font-family value, as written (tinycss2 tokens)."""
     families, words = [], []
     for token in tokens:
         if token.type == "literal" and token.value == ",":
@@ -104,7 +105,7 @@ def _apply(style: TextStyle, declarations: Iterable[tuple[str, list]]) -> TextSt
     for name, tokens in declarations:
         words = _idents(tokens)
         if name == "font-family":
-            families = _families(tokens) or families
+            families = family_names(tokens) or families
         elif name == "font-style" and words:
             italic = words[0] in {"italic", "oblique"}
         elif name == "font-weight":
@@ -130,7 +131,7 @@ def _apply(style: TextStyle, declarations: Iterable[tuple[str, list]]) -> TextSt
                 rest = rest[1:]
                 if rest and rest[0].type in {"dimension", "percentage", "number"}:
                     rest = rest[1:]
-            families = _families(rest) or families
+            families = family_names(rest) or families
     return TextStyle(families, italic, weight, caps)
 
 

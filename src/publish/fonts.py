@@ -31,9 +31,10 @@ import tinycss2
 import uharfbuzz as hb
 from fontTools import unicodedata as font_unicodedata
 from fontTools.ttLib import TTFont
+from lxml import etree
 
 from .diagnostics import Diagnostic, warning
-from .font_usage import HYPHENS, StyleSheets, TextStyle, styled_text
+from .font_usage import HYPHENS, StyleSheets, TextStyle, family_names, styled_text
 from .model import Book
 from .templates import STYLES_DIR, TYPEFACE
 
@@ -126,8 +127,19 @@ def book_text(book: Book) -> str:
     for chapter in book.chapters:
         parts.append(chapter.title.text)
         fragments = [chapter.html, *(n.html for n in chapter.notes)]
-        parts += [lxml.html.fragment_fromstring(f, create_parent="div").text_content() for f in fragments if f]
+        parts += [_prose(f) for f in fragments if f]
     return "\n".join(parts)
+
+
+def _prose(html: str) -> str:
+    # Formulas are set in the math face (and drawn with it in print), whatever the text's fonts have.
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    etree.strip_elements(root, "math", with_tail=False)
+    return root.text_content()
+
+
+def has_math(book: Book) -> bool:
+    return any("<math" in html for c in book.chapters for html in (c.html, c.title.html, *(n.html for n in c.notes)))
 
 
 def needed_faces(text: str, *, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
@@ -397,11 +409,39 @@ def edition_fonts(documents: Iterable[bytes | str] | None = None, stylesheets: I
         rules.append(_face_rule(family, face, file.as_posix()))
         files[f"styles/{file.as_posix()}"] = _subset_codes(styles_dir / face.file, codes,
                                                            None if family == face.family else family)
-    stack = ", ".join(f'"{name}"' for name in names.values())
+    renamed = {original: new for original, new in names.items() if original != new}
     css = ("/* The fonts this edition uses (SIL Open Font License: see fonts/), each cut down to the characters\n"
-           "   it sets. Linked after book.css, whose font stack it restates with these families' names. */\n"
-           + "\n".join(rules) + f"\nhtml, body {{ font-family: {stack}, serif; }}\n")
+           "   it sets. Linked after book.css, whose rules that name a renamed family it restates. */\n"
+           + "\n".join(rules) + "\n" + "".join(_restated(sheet, renamed) for sheet in stylesheets))
     return {f"styles/{FONTS_CSS}": css.encode(), **files}
+
+
+def _restated(sheet: str, renamed: Mapping[str, str]) -> str:
+    """Each rule of `sheet` whose font-family names a family in `renamed`, with the new names: the
+    subsets go by names of their own, and the stylesheets keep the typeface's. It works for the
+    stylesheets linked before fonts.css (book.css); tests/test_font_subsets.py checks that the
+    editions' own stylesheets, linked after it, name no shipped family."""
+    if not renamed:
+        return ""
+
+    def walk(rules: Iterable) -> str:
+        out = ""
+        for rule in rules:
+            if rule.type == "at-rule" and rule.lower_at_keyword in {"media", "supports"} and rule.content:
+                inner = walk(tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True))
+                if inner:
+                    out += f"@{rule.at_keyword} {tinycss2.serialize(rule.prelude).strip()} {{\n{inner}}}\n"
+            elif rule.type == "qualified-rule":
+                for declaration in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
+                    if declaration.type != "declaration" or declaration.lower_name != "font-family":
+                        continue
+                    families = family_names(declaration.value)
+                    if any(f in renamed for f in families):
+                        mapped = ", ".join(f'"{renamed.get(f, f)}"' if f not in _GENERIC else f for f in families)
+                        out += f"{tinycss2.serialize(rule.prelude).strip()} {{ font-family: {mapped}; }}\n"
+        return out
+
+    return walk(tinycss2.parse_stylesheet(sheet, skip_comments=True, skip_whitespace=True))
 
 
 @contextlib.contextmanager

@@ -7,8 +7,8 @@ network); `publish preview` serves the very same files, asking only for a live-r
 from __future__ import annotations
 
 from . import __version__
-from .model import Book
 from .fonts import edition_fonts
+from .model import Book
 from .templates import COLOPHON, STYLES_DIR, render
 
 # fonts.css comes after book.css: it restates book.css's font stack with the names of the subset
@@ -39,7 +39,8 @@ def static_files(page: bytes | None = None) -> dict[str, bytes]:
     sheets = [files[f"styles/{name}"].decode() for name in STYLESHEETS if name != "fonts.css"]
     fonts = edition_fonts(None if page is None else [page], sheets)
     files.update(fonts)
-    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else [])
+    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else []) \
+        + (["OFL-STIX.txt"] if any("/STIX" in name for name in fonts) else [])
     for name in licences:
         files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
     return files

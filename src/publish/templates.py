@@ -15,12 +15,13 @@ from markupsafe import Markup
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
 TYPEFACE = "Gentium Book Plus"
+MATH_TYPEFACE = "STIX Two Math"  # formulas: MathML on screen, drawn as SVG in print (see print_math)
 COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
 
 # The parse stage writes ARIA roles, which every edition understands; the EPUB adds the matching
 # epub:type that reading systems use for pop-up notes and page navigation.
-EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak"}
+EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak", "doc-biblioref": "biblioref"}
 _EPUB_NS = "http://www.idpf.org/2007/ops"
 _WRAPPER = f'<div xmlns:epub="{_EPUB_NS}">'
 
@@ -34,7 +35,16 @@ def _fragment(html: str) -> etree._Element | None:
         return None
 
 
+# Elements HTML writes without an end tag; any other element is written with one even when empty
+# (<span></span>, not <span/>), as the chapter's markup had it.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
 def _markup(wrapper: etree._Element) -> Markup:
+    for element in wrapper.iter():
+        if element is not wrapper and element.text is None and not len(element) and isinstance(element.tag, str) \
+                and etree.QName(element).localname not in _VOID and etree.QName(element).namespace in {None, ""}:
+            element.text = ""
     text = etree.tostring(wrapper, encoding="unicode")
     return Markup(text[text.index(">") + 1:-len("</div>")] if not text.endswith("/>") else "")
 
@@ -44,8 +54,11 @@ def with_epub_types(html: str, scene_break: str = "") -> Markup:
     (`<hr/>`, whose ornament the other editions draw with CSS generated content, which many
     reading systems do not show) replaced by `scene_break`, an ornament in the text itself."""
     wrapper = _fragment(str(html))
-    if wrapper is None:
-        return Markup(html)
+    if wrapper is None:  # not XML (the checkers will say so): the types at least, as text
+        text = str(html)
+        for role, epub_type in EPUB_TYPES.items():
+            text = text.replace(f'role="{role}"', f'epub:type="{epub_type}" role="{role}"')
+        return Markup(text)
     ornament = _fragment(str(scene_break)) if scene_break else None
     for element in list(wrapper.iter()):
         epub_type = EPUB_TYPES.get(element.get("role", ""))

@@ -11,12 +11,27 @@ Named `publish.markdown`; inside this package `import markdown` is still Python-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import markdown
 from markdown.extensions import Extension
-from markdown.extensions.toc import slugify_unicode
+
+from ..diagnostics import Diagnostic, warning
+from ..sanitize import without_code
+from . import fenced_divs, math, raw_tex
+from .attributes import AttributesExtension
+from .breaks import BackslashBreaksExtension
+from .citations import CitationExtension
+from .header_refs import HeaderReferencesExtension
+from .inline_notes import InlineNotesExtension
+from .line_blocks import LineBlocksExtension
+from .lists import PandocListsExtension
+from .problems import Problem
+from .rawhtml import RawHtmlExtension
+from .spans import BracketedSpansExtension
+from .tables import PandocTablesExtension
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +43,41 @@ class Construct:
 
 CONSTRUCTS: tuple[Construct, ...] = (
     Construct("footnotes", lambda: "footnotes", {"BACKLINK_TEXT": ""}),
+    Construct("inline notes", InlineNotesExtension),
+    # Pandoc's ^super^ and ~sub~: no spaces inside unless escaped; ~~strikeout~~ is <del>.
+    # Pandoc has no ^^insert^^, so the caret reads only superscripts.
+    Construct("superscript", lambda: "pymdownx.caret", {"insert": False}),
+    Construct("subscript and strikeout", lambda: "pymdownx.tilde"),
     Construct("smart punctuation", lambda: "smarty"),
-    Construct("pipe tables", lambda: "tables"),
-    Construct("attribute lists", lambda: "attr_list"),
-    # A chapter's own "# Title" is the book's second level: the book title is the first.
-    Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
+    Construct("tables", PandocTablesExtension),  # pipe, simple, multiline and grid tables, captions
+    # Only valid attribute syntax: `## Using {braces}` keeps its braces. Heading ids are not
+    # made here but in resolve.py, by Pandoc's rules, since they must be unique across the book.
+    Construct("attribute lists", AttributesExtension),
+    # Only what is a tag by HTML's syntax: `"<Edit...>"` is text.
+    Construct("raw HTML", RawHtmlExtension),
+    Construct("bracketed spans", BracketedSpansExtension),
+    Construct("backslash line breaks", BackslashBreaksExtension),
+    Construct("implicit header references", HeaderReferencesExtension),
+    Construct("fenced divs", fenced_divs.FencedDivsExtension),
+    Construct("line blocks", LineBlocksExtension),
+    Construct("raw TeX", raw_tex.RawTexExtension),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
-    Construct("lists", lambda: "sane_lists"),
+    Construct("lists", PandocListsExtension),
+    Construct("math", lambda: math.MathExtension()),
+    Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations
 )
+
+
+# What constructs find wrong in a chapter's source (code blanked out first), each with its line.
+PROBLEMS: tuple[Callable[[str], Iterator[Problem]], ...] = (fenced_divs.problems, raw_tex.problems)
+
+
+def source_problems(text: str, shown: Path) -> list[Diagnostic]:
+    """The warnings the constructs have for one chapter's source."""
+    source = without_code(text)
+    return [warning(p.code, p.message, file=shown, line=p.line, hint=p.hint)
+            for find in PROBLEMS for p in find(source)]
 
 
 def make_markdown(constructs: tuple[Construct, ...] = CONSTRUCTS) -> markdown.Markdown:
