@@ -63,10 +63,15 @@ class Shipped:
         return Epub(self.epub.read_bytes())
 
     @cached_property
-    def mupdf_text(self) -> list[str]:
+    def mupdf(self) -> tuple[list[str], list[str]]:
+        """MuPDF's text of the book, line by line, and what it said on stderr."""
         out = self.work / "mupdf.txt"
-        run(tool("mutool"), "draw", "-q", "-F", "txt", "-o", out, self.epub)
-        return out.read_text(encoding="utf-8").splitlines()
+        proc = run(tool("mutool"), "draw", "-q", "-F", "txt", "-o", out, self.epub)
+        return out.read_text(encoding="utf-8").splitlines(), proc.stderr.splitlines()
+
+    @property
+    def mupdf_text(self) -> list[str]:
+        return self.mupdf[0]
 
     def mupdf_fonts(self, pages: str) -> Counter[str]:
         """Characters set in each font, on `pages` of MuPDF's layout."""
@@ -169,6 +174,37 @@ def test_scene_breaks_are_visible(shipped: Shipped, engine: str) -> None:
         assert expected >= 2
     lines = bare(shipped.mupdf_text if engine == "mupdf" else shipped.azw3_text)
     assert lines.count(" ".join(ORNAMENT.split())) == expected
+
+
+# --- the stylesheets ------------------------------------------------------------------------------------
+
+# What MuPDF's selector parser takes in a functional pseudo-class is a single word: `:not(:first-child)`
+# and `:has(tr > td)` are syntax errors to it, which drop the rule they are in.
+UNPARSED_BY_MUPDF = re.compile(r":[\w-]+\((?!\s*[\w-]+\s*\))")
+
+
+def test_mupdf_drops_no_rule_it_could_show(shipped: Shipped) -> None:
+    """MuPDF skips a rule whose selector it cannot parse (`:not(:first-child)`, `:has()`): a selector
+    list with one such selector in it loses its other selectors too. Each rule it reports must be
+    one whose every selector it could not have used anyway."""
+    epub = shipped.zipped
+    dropped = set()
+    for line in shipped.mupdf[1]:
+        found = re.search(r"css syntax error: .*\((\S+\.css):(\d+)\)", line)
+        if found:
+            dropped.add((found[1], int(found[2])))
+    bad = []
+    for name, number in sorted(dropped):
+        sheet = epub.zip.read(name).decode()
+        start = sum(len(line) for line in sheet.splitlines(keepends=True)[: number - 1])
+        # The rule the reported line is in: back to the end of the rule before, on to its own end.
+        begin = sheet.rfind("}", 0, start) + 1
+        rule = sheet[begin: sheet.find("{", start) if "{" in sheet[start:] else len(sheet)]
+        rule = re.sub(r"/\*.*?\*/", "", rule, flags=re.DOTALL)
+        selectors = [s.strip() for s in rule.split(",") if s.strip()]
+        if not selectors or not all(UNPARSED_BY_MUPDF.search(s) for s in selectors):
+            bad.append((name, number, selectors))
+    assert not bad, f"rules MuPDF drops, with selectors it could have used: {bad}"
 
 
 # --- the typeface ----------------------------------------------------------------------------------------
