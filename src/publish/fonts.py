@@ -1,8 +1,9 @@
 """The fonts the editions set text in: the book face and the fallbacks shipped for what it lacks.
 
 `styles/fonts.css` is the list: each `@font-face` names a family and a file in `styles/fonts/`.
-Gentium Book Plus sets Latin, Greek and Cyrillic; Noto fonts set Arabic, Hebrew, Chinese,
-Japanese, Korean and emoji. Output never depends on the fonts a machine happens to have:
+Gentium Book Plus sets Latin, Greek and Cyrillic, JetBrains Mono sets code (and box drawing
+anywhere); Noto fonts set Arabic, Hebrew, Chinese, Japanese, Korean and emoji. Output never
+depends on the fonts a machine happens to have:
 
 * the PDF is laid out with every installed font hidden (`hide_installed_fonts`), so a character
   no shipped font has comes out as a missing glyph, and `missing_glyphs` names each such
@@ -36,7 +37,7 @@ from lxml import etree
 from .diagnostics import Diagnostic, warning
 from .font_usage import HYPHENS, StyleSheets, TextStyle, family_names, styled_text
 from .model import Book
-from .templates import STYLES_DIR, TYPEFACE
+from .templates import CODE_TYPEFACE, STYLES_DIR, TYPEFACE
 
 FONTS_CSS = "fonts.css"
 MEDIA_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".woff": "font/woff", ".woff2": "font/woff2"}
@@ -142,11 +143,12 @@ def has_math(book: Book) -> bool:
     return any("<math" in html for c in book.chapters for html in (c.html, c.title.html, *(n.html for n in c.notes)))
 
 
-def needed_faces(text: str, *, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
-    """The book face, and each fallback family that sets a character of `text` the families before it lack."""
+def needed_faces(text: str, *, code: bool = False, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
+    """The book face, the code face if the book has `code`, and each fallback family that sets a
+    character of `text` the families before it lack."""
     covered = _family_coverage(styles_dir)
     wanted = {ord(c) for c in set(text) if _needs_glyph(c)}  # distinct characters first: a novel has ~100
-    chosen = {TYPEFACE}
+    chosen = {TYPEFACE, CODE_TYPEFACE} if code else {TYPEFACE}
     remaining = wanted - covered.get(TYPEFACE, frozenset())
     for family, codes in covered.items():
         if family != TYPEFACE and remaining & codes:
