@@ -31,8 +31,8 @@ die() { printf 'setting up: error: %s\n' "$*" >&2; exit 1; }
 # WeasyPrint loads Pango and HarfBuzz (its subsetter too) through ctypes/cffi.
 runtime_debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig)
 # Validators used by the tests: pdffonts/pdfinfo, qpdf, Chromium for Ace and
-# Playwright, a JRE for EPUBCheck.
-dev_debs=(poppler-utils qpdf chromium)
+# Playwright, a JRE for EPUBCheck, zbarimg to read the covers' barcodes back.
+dev_debs=(poppler-utils qpdf chromium zbar-tools)
 
 debs=("${runtime_debs[@]}")
 if [[ "$mode" == dev ]]; then
