@@ -25,6 +25,8 @@ EXAMPLES = """examples:
   publish build                          build manuscript/ into output/
   publish build ../my-novel -o dist      build another book folder into dist/
   publish build --format epub,pdf        only the EPUB and the PDF
+  publish build --edition paperback      one edition of book.yaml's editions: its PDF and cover
+  publish build --pdf-profile print      the print-on-demand PDF and its full-wrap cover
 """
 MAIN_EXAMPLES = """examples:
   publish new my-novel                   start a book: book.yaml, a sample chapter, images/
@@ -168,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
                        help="comma-separated editions to build: epub, pdf, html (default: all)")
     build.add_argument("--pdf-profile", choices=("default", "print"), default=None,
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
+    build.add_argument("--edition", metavar="NAME",
+                       help="build only this edition of book.yaml's 'editions:' (default: every edition)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--clean", action="store_true",
                        help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
@@ -342,7 +346,7 @@ def _build(args: argparse.Namespace) -> int:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
-                           clean=args.clean)
+                           clean=args.clean, edition=args.edition)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
