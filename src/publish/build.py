@@ -624,14 +624,10 @@ def write_outputs(book: Book, files: tuple[tuple[Path, bytes | dict[str, bytes]]
 def _wrap(book: Book, pages: int, cache: Cache, keys: _Keys, styles: _StyleInputs, made: list[str],
           stage: Callable[[str], float]) -> tuple[bytes, tuple[Diagnostic, ...]]:
     """The print edition's full-wrap cover, for an interior of `pages` pages (see `wrap`)."""
-    photo = book.root / book.config.author_photo if book.config.author_photo else None
-    try:
-        photo_digest = file_digest(photo) if photo else None
-    except OSError:
-        raise BuildFailed([error("author-photo", f"the author's photo '{book.config.author_photo}' cannot be read",
-                                 file=Path(book.root.name) / "book.yaml",
-                                 hint="put the image inside the book folder and name it relative to book.yaml")]) from None
-    key = keys.edition("wrap", styles, pages, repr(book.config), photo_digest)
+    from .wrap import author_photo
+
+    photo = author_photo(book)
+    key = keys.edition("wrap", styles, pages, repr(book.config), photo and file_digest(photo))
     stored = cache.get(key)
     data = cache.blob(stored.files["pdf"]) if stored else None
     if stored is None or data is None:

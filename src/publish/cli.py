@@ -48,7 +48,7 @@ Saving a chapter rebuilds the page and reloads the browser; errors show in the p
 CHECK_EXAMPLES = """examples:
   publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
   publish check my-novel --strict        fail on warnings too
-  publish check my-novel --skip ace      leave out a validator (epubcheck, ace)
+  publish check my-novel --skip ace      leave out a validator (epubcheck, ace, covers)
   publish check output/book.epub         only the validators, on any EPUB
 
 exit codes:
@@ -216,7 +216,8 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
-                       help="comma-separated validators to leave out: epubcheck, ace")
+                       help="comma-separated validators to leave out: epubcheck, ace, covers (the print "
+                            "editions' interiors and covers, which lays out every print edition)")
 
 
 def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: int = 1) -> None:

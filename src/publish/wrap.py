@@ -61,6 +61,7 @@ class _Spine:
     author: str | None
     publisher: str | None
     reading: str  # "down" or "up"
+    reserve: float  # in: the imprint's length at the foot, which title and author are centred beside
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +123,19 @@ def _length(text: str, size: float, *, tracking: float = 0.0, caps: bool = False
     return (_face("GentiumBookPlus-Regular.ttf", size).getlength(shown) / 10 + tracking * size * len(shown)) / 72
 
 
+def _who(book: Book) -> str:
+    """Whose cover a message is about: "the paperback's cover" in a book of several editions."""
+    return f"the {book.config.edition.name} edition's cover" if book.config.edition else "the cover"
+
+
 def _spine(book: Book, shape: Geometry) -> tuple[_Spine | None, list[Diagnostic]]:
     config = book.config
     service = SERVICES[shape.service]
+    shown = Path(book.root.name) / "book.yaml"
     if shape.spine_safe is None:
-        return None, [Diagnostic("cover-spine-blank", Severity.INFO, f"the spine carries no text: {shape.pages} pages "
-                                 f"are fewer than the {service.spine_text_pages} {service.label} asks for spine text",
-                                 Path(book.root.name), None, "a thin book's spine is left plain, as the service requires")]
+        return None, [Diagnostic("cover-spine-blank", Severity.INFO, f"{_who(book)}: the spine carries no text, as "
+                                 f"{shape.pages} pages are fewer than the {service.spine_text_pages} {service.label} asks "
+                                 "for spine text", shown, None, "a thin book's spine is left plain, as the service requires")]
     room = shape.spine_safe
     author = config.authors[0] if len(config.authors) == 1 else (", ".join(config.authors) or None)
     publisher = config.publisher
@@ -138,18 +145,18 @@ def _spine(book: Book, shape: Geometry) -> tuple[_Spine | None, list[Diagnostic]
         for size in SPINE_SIZES:
             if size * 1.25 / 72 > room.width:
                 continue
-            length = _length(config.title, size, tracking=0.02)
+            names = _length(config.title, size, tracking=0.02)
             if parts[0]:
-                length += _length(parts[0], size * 0.78, tracking=0.14, caps=True) + 1.95 * size / 72
-            if parts[1]:
-                length += _length(parts[1], size * 0.62, tracking=0.14, caps=True) + 1.2 * size / 72
-            if length <= room.height * 0.92:
+                names += _length(parts[0], size * 0.78, tracking=0.14, caps=True) + 1.95 * size / 72
+            reserve = _length(parts[1], size * 0.62, tracking=0.14, caps=True) + 1.5 * size / 72 if parts[1] else 0.0
+            # Centred in what the imprint leaves, the names must clear it on both sides.
+            if names + 2 * reserve <= room.height * 0.94:
                 box = Box(room.x + room.width / 2 - room.height / 2, room.y + room.height / 2 - room.width / 2,
                           room.height, room.width)
                 reading = "up" if config.lang.split("-")[0] in SPINE_UPWARDS else "down"
-                return _Spine(box, size, config.title, parts[0], parts[1], reading), []
-    return None, [warning("cover-spine-text", f"the title does not fit on a {shape.spine:.3f} in spine at "
-                          f"{SPINE_SIZES[-1]:g} pt, and the spine is left plain", file=Path(book.root.name),
+                return _Spine(box, size, config.title, parts[0], parts[1], reading, round(reserve, 4)), []
+    return None, [warning("cover-spine-text", f"{_who(book)}: the title does not fit on a {shape.spine:.3f} in spine at "
+                          f"{SPINE_SIZES[-1]:g} pt, and the spine is left plain", file=shown,
                           hint="a shorter title on the spine needs a thicker book")]
 
 
@@ -166,8 +173,14 @@ def _barcode_svg(ean: str) -> Markup:
         "module_width": 0.33, "module_height": 15.0, "quiet_zone": 3.2, "font_size": 9, "text_distance": 3.5,
         "background": "white", "foreground": "black"})
     root = etree.fromstring(out.getvalue())
+    # Its styles as SVG's own attributes: an HTML renderer reads a style attribute as CSS, where
+    # fill and text-anchor are unknown.
+    for element in root.iter():
+        for declaration in filter(None, (element.attrib.pop("style", "")).split(";")):
+            name, _, value = declaration.partition(":")
+            element.set(name.strip(), value.strip())
     for text in root.iter("{http://www.w3.org/2000/svg}text"):
-        text.set("style", text.get("style", "") + "font-family:'Gentium Book Plus';")
+        text.set("font-family", "Gentium Book Plus")
     for comment in root.xpath("//comment()"):
         comment.getparent().remove(comment)
     return Markup(etree.tostring(root, encoding="unicode"))
@@ -193,6 +206,29 @@ def _front_bleed(shape: Geometry) -> Box:
     if front.x > shape.back.x:  # the front on the right: its outside edge is the sheet's right edge
         return Box(front.x, 0.0, round(shape.width - front.x, 4), shape.height)
     return Box(0.0, 0.0, front.right, shape.height)
+
+
+def author_photo(book: Book) -> Path | None:
+    """The author's photo (`author-photo`), which must be an image inside the book folder."""
+    from .diagnostics import BuildFailed, error
+    from .manuscript import CONFIG_NAME
+
+    name = book.config.author_photo
+    if not name:
+        return None
+    root = book.root.resolve()
+    path = (root / name).resolve()
+    shown = Path(book.root.name) / CONFIG_NAME
+    text = (book.root / CONFIG_NAME).read_text(encoding="utf-8") if (book.root / CONFIG_NAME).is_file() else ""
+    if not path.is_relative_to(root):
+        raise BuildFailed([error("author-photo", f"the author's photo '{name}' is outside the book folder", file=shown,
+                                 line=_line_of(text, "author-photo"),
+                                 hint="a build reads nothing outside the book folder: copy the image into it")])
+    if path.suffix.lower() not in {".jpg", ".jpeg", ".png"} or not path.is_file():
+        raise BuildFailed([error("author-photo", f"the author's photo '{name}' is not a JPEG or PNG file in the book folder",
+                                 file=shown, line=_line_of(text, "author-photo"),
+                                 hint="name a .jpg or .png file, relative to book.yaml")])
+    return path
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -224,8 +260,8 @@ def wrap_html(book: Book, shape: Geometry, *, back_size: float, styles_dir: Path
     image = photo = None
     if book.cover is not None:
         image = book.cover.source.resolve().as_uri()
-    if config.author_photo:
-        photo = (book.root / config.author_photo).resolve().as_uri()
+    if (path := author_photo(book)) is not None:
+        photo = path.as_uri()
     page_css = render("wrap-page.css", sheet=_Sheet(shape.width, shape.height, whole),
                       ground=ground, glow=glow, glow_at=glow_at, back=back_box, barcode=shape.barcode, front_bleed=front,
                       frame=frame, design=design, spine=spine, design_px=None if image else face.width * 72 / DESIGN_WIDTH)
@@ -293,17 +329,17 @@ def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> Wra
     shown = Path(book.root.name) / CONFIG_NAME
     problems: list[Diagnostic] = []
     if pages < service.min_pages[shape.binding]:
-        problems.append(warning("cover-pages", f"{pages} pages are fewer than the {service.min_pages[shape.binding]} "
-                                f"{service.label} prints as a {shape.binding}", file=shown,
+        problems.append(warning("cover-pages", f"{_who(book)}: {pages} pages are fewer than the "
+                                f"{service.min_pages[shape.binding]} {service.label} prints as a {shape.binding}", file=shown,
                                 hint="the service will refuse the interior: choose another binding or service"))
     config_text = (book.root / CONFIG_NAME).read_text(encoding="utf-8") if (book.root / CONFIG_NAME).is_file() else ""
     if book.cover is not None:
         front = _front_bleed(shape)
         problems += _resolution("the cover image", book.cover.source, config.cover_image or book.cover.href,
                                 (front.width, front.height), shown, _line_of(config_text, "cover-image"))
-    if config.author_photo:
-        problems += _resolution("the author's photo", book.root / config.author_photo, config.author_photo, PHOTO,
-                                shown, _line_of(config_text, "author-photo"))
+    if (photo := author_photo(book)) is not None:
+        problems += _resolution("the author's photo", photo, config.author_photo or "", PHOTO, shown,
+                                _line_of(config_text, "author-photo"))
     spine, notes = _spine(book, shape)
     problems += notes
     served = {}
@@ -326,4 +362,7 @@ def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> Wra
                               isbn=config.isbn.ean if config.isbn else None, file=shown, images=False)
         if not any(d.code == "cover-safe-zone" for d in findings):
             break
+    # Made all the same, so the author sees what does not fit; `publish check` calls it an error.
+    findings = [warning(d.code, f"{_who(book)}: {d.message}", file=d.file, line=d.line, hint=d.hint)
+                if d.code == "cover-safe-zone" else d for d in findings]
     return WrapEdition(data, shape, tuple(problems + findings))

@@ -84,7 +84,7 @@ def placed_images(data: bytes) -> list[Placed]:
         height = page.get_height()
         found = []
         for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
-            left, bottom, right, top = obj.get_pos()
+            left, bottom, right, top = obj.get_bounds()
             width, tall = obj.get_px_size()
             found.append(Placed((width, tall), Box(left / PT, (height - top) / PT, (right - left) / PT, (top - bottom) / PT)))
         return found
@@ -197,8 +197,9 @@ def check_wrap(data: bytes, shape: Geometry, *, caliper: str | None = None, isbn
     if isbn is not None:
         digits = "".join(g.char for g in text if g.char.isdigit() and shape.barcode.contains(g.box, slack=0.001))
         parsed, _ = parse_isbn(isbn)
-        if parsed is not None and parsed.ean not in digits:
-            found.append(error("cover-barcode", f"the barcode's digits ({digits or 'none'}) are not the ISBN {parsed.ean}",
+        wanted = parsed.ean if parsed else "".join(c for c in isbn if c.isdigit())
+        if wanted not in digits:
+            found.append(error("cover-barcode", f"the barcode's digits ({digits or 'none'}) are not the ISBN {wanted}",
                                file=file, hint="build the cover again"))
     for name in fonts_not_embedded(data):
         found.append(error("cover-font", f"the font {name} is not embedded", file=file,
