@@ -48,7 +48,7 @@ def build_editions(manuscript: Manuscript, out_dir: Path, *, only: str | None = 
     ordered = sorted(editions, key=lambda e: not e.printed)
     results: list[BuildResult] = []
     page_map = None
-    web_made = "html" not in formats
+    web_made = "html" not in formats or only is not None  # one edition asked for: that edition alone
     for edition in ordered:
         wanted = tuple(f for f in formats if f == ("pdf" if edition.printed else "epub"))
         if not web_made and (not edition.printed or edition is ordered[-1]):

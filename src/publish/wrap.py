@@ -309,13 +309,28 @@ def _boxes_finisher(shape: Geometry):  # noqa: ANN202 - a WeasyPrint finisher
     return finish
 
 
-def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> WrapEdition:
-    """The cover sheet for `book` (its configuration made for one print edition) whose interior
-    has `pages` pages."""
+@functools.lru_cache(maxsize=2)
+def _stylesheets(styles_dir: Path):  # noqa: ANN202 - (FontConfiguration, [CSS])
+    """The shipped fonts alone, and the cover's stylesheets, parsed once a process: a book of
+    several print editions makes several covers."""
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
     from .fonts import hide_installed_fonts
+    from .sandbox import SandboxFetcher
+
+    with hide_installed_fonts():
+        fonts = FontConfiguration()
+    fetcher = SandboxFetcher(styles_dir, allow_data=False, description="the styles folder")
+    return fonts, [weasyprint.CSS(filename=str(styles_dir / name), url_fetcher=fetcher, font_config=fonts)
+                   for name in STYLESHEETS]
+
+
+def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> WrapEdition:
+    """The cover sheet for `book` (its configuration made for one print edition) whose interior
+    has `pages` pages."""
+    import weasyprint
+
     from .manuscript import CONFIG_NAME
     from .sandbox import SandboxFetcher
     from .wrapcheck import check_wrap
@@ -346,10 +361,7 @@ def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> Wra
     if book.cover is not None and not book.cover.source.resolve().is_relative_to(book.root.resolve()):
         served[book.cover.source.resolve()] = book.cover.source
     fetcher = SandboxFetcher(book.root, styles_dir, served=served, allow_data=False)
-    with hide_installed_fonts():
-        fonts = FontConfiguration()
-    stylesheets = [weasyprint.CSS(filename=str(styles_dir / name), url_fetcher=fetcher, font_config=fonts)
-                   for name in STYLESHEETS]
+    fonts, stylesheets = _stylesheets(styles_dir)
     identifier = hashlib.sha256(f"{book.identifier} cover".encode()).hexdigest()[:32].encode()
     data = b""
     findings: list[Diagnostic] = []
