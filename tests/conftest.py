@@ -50,7 +50,8 @@ def _corpus() -> Path:
     return beside
 
 
-PRIDE = _corpus() / "pride-and-prejudice"
+CORPUS = _corpus()
+PRIDE = CORPUS / "pride-and-prejudice"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # 2023-11-14T22:13:20Z: any fixed instant will do; it only has to be the same on every run.
 EPOCH = "1700000000"
@@ -151,6 +152,50 @@ def small_cover() -> Cover:
     out = io.BytesIO()
     Image.new("RGB", (16, 25), (20, 20, 20)).save(out, format="JPEG")
     return Cover(out.getvalue(), "image/jpeg", "images/cover.jpg", "Cover of the book")
+
+
+# --- corpus builds, shared by the end-to-end tests ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusBuild:
+    """One `publish build` of a corpus book, as a user runs it."""
+
+    name: str
+    folder: Path
+    out: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def output(self, suffix: str) -> Path:
+        """The EPUB (".epub"), the PDF (".pdf") or the web edition's page ("/index.html")."""
+        if suffix.startswith("/"):
+            return next(p for p in self.out.iterdir() if p.is_dir()) / suffix[1:]
+        return next(self.out.glob(f"*{suffix}"))
+
+
+_CORPUS_BUILDS: dict[str, CorpusBuild] = {}
+
+
+def build_corpus_book(name: str, tmp_path_factory: pytest.TempPathFactory) -> CorpusBuild:
+    """Build the corpus book `name` once per test session with the installed `publish` command."""
+    if name not in _CORPUS_BUILDS:
+        import sys
+        import time
+
+        folder = CORPUS / name
+        if not folder.is_dir():
+            pytest.fail(f"the corpus is missing: {folder}")
+        out = tmp_path_factory.mktemp(f"corpus-{name}") / "out"
+        started = time.perf_counter()
+        proc = subprocess.run([str(Path(sys.executable).with_name("publish")), "build", str(folder), "-o", str(out)],
+                              env=dict(os.environ, SOURCE_DATE_EPOCH=EPOCH), capture_output=True, text=True,
+                              timeout=1800, stdin=subprocess.DEVNULL, check=False)
+        _CORPUS_BUILDS[name] = CorpusBuild(name, folder, out, proc.returncode, proc.stdout, proc.stderr,
+                                           time.perf_counter() - started)
+    return _CORPUS_BUILDS[name]
 
 
 # --- reading editions back -------------------------------------------------------------------------

@@ -334,6 +334,9 @@ def test_the_chapter_store_keeps_html_under_the_text_and_the_pipeline(tmp_path: 
 
 # Files under styles/ that the live preview reads, and no edition.
 PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html"}
+# The default citation style (and its licence note), which the parse stage reads: it is keyed in the
+# book's own key (publish.citations.input_files), as a book's own .csl is.
+PARSE_ONLY = {"csl/chicago-author-date.csl", "csl/README.md"}
 
 
 def test_each_edition_is_keyed_on_the_stylesheets_and_scripts_it_reads() -> None:
@@ -347,7 +350,7 @@ def test_every_file_under_styles_is_an_input_of_some_edition(tmp_path: Path) -> 
     styles = build_module._StyleInputs(STYLES, Cache(tmp_path), "pipeline")
     reached = {name for edition in build_module.STYLE_INPUTS for name, _ in styles.of(edition)}
     present = {p.relative_to(STYLES).as_posix() for p in STYLES.rglob("*") if p.is_file()}
-    assert present - PREVIEW_ONLY <= reached
+    assert present - PREVIEW_ONLY - PARSE_ONLY <= reached
     # parts.j2 is imported by the three editions' templates: Jinja's own parser finds it.
     for edition in ("epub", "html", "pdf"):
         assert "templates/parts.j2" in {name for name, _ in styles.of(edition)}
@@ -361,3 +364,16 @@ def test_the_command_line_knows_the_preview_port_without_importing_the_preview()
                            "print(sorted(m for m in ('publish.preview', 'markdown', 'weasyprint') if m in sys.modules))"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_pruning_removes_only_the_caches_own_files(tmp_path: Path) -> None:
+    # PUBLISH_CACHE_DIR may point at a folder that holds other things, even under blobs/.
+    cache = Cache(tmp_path)
+    cache.put(digest("a"), files={"x": b"x" * 1000})
+    theirs = [tmp_path / "blobs" / "ab" / "notes.txt", tmp_path / "entries" / "photos" / "cat.jpg",
+              tmp_path / "blobs" / "cd" / ("cd" + "0" * 62).upper(), tmp_path / "todo.txt"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"mine" * 1000)
+    assert cache.prune(max_bytes=0) > 0
+    assert not list(cache.files()) and all(path.read_bytes() == b"mine" * 1000 for path in theirs)

@@ -66,14 +66,14 @@ def test_a_missing_book_folder(tmp_path: Path) -> None:
 
 
 def test_a_bad_book_reports_file_line_and_hint_without_a_traceback(make_book: MakeBook, tmp_path: Path) -> None:
-    root = make_book({"01-a.md": "# A\n\nSee [x](missing.md).\n"}, config="title: T\nlang: nope-nope-nope\n")
+    root = make_book({"01-a.md": "# A\n\nSee ![x](missing.png).\n"}, config="title: T\nlang: nope-nope-nope\n")
     result = run("build", str(root), "-o", str(tmp_path / "out"))
     assert result.returncode == EXIT_BOOK and "Traceback" not in result.stderr
     assert f"{root / 'book.yaml'}:2: error config-value" in result.stderr
     root.joinpath("book.yaml").write_text("title: T\n")
     result = run("build", str(root), "-o", str(tmp_path / "out"))
     assert result.returncode == EXIT_BOOK and "Traceback" not in result.stderr
-    assert "01-a.md:3: error broken-link" in result.stderr and "hint:" in result.stderr
+    assert "01-a.md:3: error image-missing" in result.stderr and "hint:" in result.stderr
 
 
 @pytest.mark.parametrize("formats", ["docx", "epub,mobi", ","])
@@ -87,7 +87,7 @@ def test_format_epub_builds_only_the_epub(make_book: MakeBook, tmp_path: Path,
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: Only an EPUB\n")
     out = tmp_path / "out"
     assert main(["build", str(root), "-o", str(out), "--format", "epub"]) == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["only-an-epub.epub"]
+    assert sorted(p.name for p in out.iterdir()) == [".publish-outputs.json", "only-an-epub.epub"]
     captured = capsys.readouterr()
     assert captured.out.strip() == f"wrote {out / 'only-an-epub.epub'}"
     stages = [line for line in captured.err.splitlines() if line.startswith("· ")]
@@ -100,7 +100,8 @@ def test_a_full_build_names_its_outputs_after_the_book(make_book: MakeBook, tmp_
     root = make_book({"01-a.md": "# A\n\nText.\n"}, config="title: 'Whiplash: A Test'\n")
     out = tmp_path / "out"
     assert main(["build", str(root), "-o", str(out), "-q"]) == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["whiplash-a-test", "whiplash-a-test.epub", "whiplash-a-test.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [".publish-outputs.json", "whiplash-a-test", "whiplash-a-test.epub",
+                                                     "whiplash-a-test.pdf"]
     assert (out / "whiplash-a-test" / "index.html").is_file()
     assert capsys.readouterr() == ("", "")  # -q: nothing to say when all is well
 
@@ -113,7 +114,7 @@ def test_a_failed_build_leaves_the_previous_output_byte_identical(make_book: Mak
     before = snapshot(out)
     assert {"kept.epub", "kept.pdf", "kept/index.html"} <= set(before)
 
-    (root / "01-a.md").write_text("# A changed\n\nNow with [a broken link](03-c.md).\n")
+    (root / "01-a.md").write_text("# A changed\n\nNow with ![a missing image](03-c.png).\n")
     assert main(["build", str(root), "-o", str(out)]) == EXIT_BOOK
     assert "nothing was written" in capsys.readouterr().err
     assert snapshot(out) == before  # no partial file, no stray temporary either

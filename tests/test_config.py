@@ -151,7 +151,13 @@ def test_invalid_dates(date: str) -> None:
 def test_parse_date_is_utc() -> None:
     assert parse_date("1813").isoformat() == "1813-01-01T00:00:00+00:00"  # type: ignore[union-attr]
     assert parse_date("2024-03-09T12:00:00+02:00").isoformat() == "2024-03-09T10:00:00+00:00"  # type: ignore[union-attr]
-    assert parse_date("March 2024") is None
+    assert parse_date("Spring 2024") is None
+
+
+def test_a_date_in_words_as_pandoc_title_blocks_write_it_is_kept_as_an_iso_date() -> None:
+    assert good("title: T\ndate: July 17, 2006\n").date == "2006-07-17"
+    assert good("title: T\ndate: 17 July 2006\n").date == "2006-07-17"
+    assert good("title: T\ndate: March 2024\n").date == "2024-03"
 
 
 def test_spoiler_as_text_takes_the_default_heading() -> None:

@@ -64,12 +64,14 @@ def test_without_a_spoiler_key_the_skip_link_goes_to_the_first_chapter(make_book
     assert skip.get("href") == "#first" and root.get_element_by_id("first").tag == "section"
 
 
-def test_the_contents_list_the_notice_then_every_chapter(files: dict[str, bytes]) -> None:
+def test_the_contents_list_the_notice_then_every_chapter_with_its_sections(files: dict[str, bytes]) -> None:
     root = page(files)
-    links = root.xpath("//nav[@id='contents']//a")
-    assert [(a.get("href"), a.text_content()) for a in links] == [
+    top = root.xpath("//nav[@id='contents']//ol[not(ancestor::ol)]/li/a")
+    assert [(a.get("href"), a.text_content()) for a in top] == [
         ("#spoiler-notice", "Spoiler Alert"), ("#a-web-test", "A Web Test"), ("#the-method", "The Method"),
         ("#coda", "Coda")]
+    nested = root.xpath("//nav[@id='contents']//li[a[@href='#coda']]/ol/li/a")
+    assert [(a.get("href"), a.text_content()) for a in nested] == [("#end", "End")]
 
 
 def test_every_link_and_file_reference_resolves(files: dict[str, bytes]) -> None:

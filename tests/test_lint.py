@@ -59,13 +59,20 @@ def test_missing_images_and_images_without_alt_text(tmp_path: Path) -> None:
                               ("image-alt", "01-one.md", 9)]
 
 
-def test_skipped_heading_levels_and_a_second_title(tmp_path: Path) -> None:
+def test_skipped_heading_levels(tmp_path: Path) -> None:
+    # A second '#' is no fault: it starts the file's next chapter (docs/manuscripts.md).
     book = make_book(tmp_path / "b", {
         "01-one.md": "# One\n\nText.\n\n### Too deep\n\nText.\n\n```\n# not a heading\n```\n\n## Fine\n\n"
-                     "#### Too deep again\n\nText.\n\n# Another title\n\nText.\n",
+                     "#### Too deep again\n\nText.\n\n# Another chapter\n\n### Deep again\n",
     })
     assert findings(book) == [("heading-skip", "01-one.md", 5), ("heading-skip", "01-one.md", 15),
-                              ("heading-title-inside", "01-one.md", 19)]
+                              ("heading-skip", "01-one.md", 21)]
+
+
+def test_heading_levels_count_from_the_books_chapter_level(tmp_path: Path) -> None:
+    book = make_book(tmp_path / "b", {"01-one.md": "## One\n\n### A section\n\nText.\n\n##### Too deep\n\nx\n",
+                                      "02-two.md": "## Two\n\nText.\n"})
+    assert findings(book) == [("heading-skip", "01-one.md", 7)]
 
 
 def test_an_untitled_opening_may_start_its_sections_at_two_hashes(tmp_path: Path) -> None:
@@ -94,8 +101,7 @@ def test_empty_chapters(tmp_path: Path) -> None:
     book = make_book(tmp_path / "b", {"01-one.md": "# One\n\nText.\n", "02-blank.md": "\n\n", "03-title.md": "# Only a title\n",
                                       "04-picture.md": "# A picture\n\n![A drum](images/drum.png)\n"},
                      images=("images/drum.png",))
-    assert findings(book) == [("chapter-empty", "02-blank.md", 1), ("chapter-untitled", "02-blank.md", 1),
-                              ("chapter-empty", "03-title.md", 1)]
+    assert findings(book) == [("chapter-empty", "02-blank.md", 1), ("chapter-empty", "03-title.md", 1)]
 
 
 def test_everything_is_reported_at_once_errors_and_warnings_together(tmp_path: Path) -> None:
@@ -105,7 +111,7 @@ def test_everything_is_reported_at_once_errors_and_warnings_together(tmp_path: P
     })
     found = lint_manuscript(load_manuscript(book))
     assert {d.code for d in found} == {"broken-anchor", "image-missing", "image-alt", "heading-skip", "straight-quotes",
-                                       "chapter-empty", "chapter-untitled"}
+                                       "chapter-empty"}
     assert {d.severity for d in found} == {Severity.ERROR, Severity.WARNING}
     assert all(d.hint and d.file and d.line for d in found)
 

@@ -141,7 +141,7 @@ def test_an_error_shows_in_the_page_and_the_server_keeps_running(server: tuple[P
     running, sites = server
     chapter = book / CHAPTER
     good = chapter.read_text()
-    chapter.write_text(good + "\nSee [this](#no-such-place).\n")
+    chapter.write_text(good + "\nSee ![this](no-such-place.png).\n")
     wait_for(lambda: len(sites) >= 2)
     assert sites[-1].failed
     status, page = fetch(running.url)
@@ -159,3 +159,128 @@ def test_a_port_in_use_is_an_error_the_caller_sees(book: Path) -> None:
         taken.listen()
         with pytest.raises(OSError):
             PreviewServer(book, port=taken.getsockname()[1])
+
+
+# -- every bad save: the page shows it, the terminal says it, and the next save rebuilds ---------
+
+
+def page_after_next_build(running: PreviewServer, sites: list[Site], seen: int) -> tuple[Site, bytes]:
+    """The site and page once a build newer than the `seen` first ones has been published,
+    and the burst of builds one save can cause has settled."""
+    wait_for(lambda: len(sites) > seen)
+    time.sleep(0.6)  # a save made of several writes may bring one more build
+    return sites[-1], fetch(running.url)[1]
+
+
+@pytest.fixture()
+def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[threading.ExceptHookArgs]:
+    caught: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", caught.append)
+    return caught
+
+
+def test_the_preview_survives_every_bad_save_and_recovers_from_each(
+        server: tuple[PreviewServer, list[Site]], book: Path, thread_errors: list,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    running, sites = server
+    config = book / "book.yaml"
+    chapter = book / CHAPTER
+    good_config, good_chapter = config.read_text(), chapter.read_bytes()
+    heading = b"Professional Relationships and Power Games"  # the chapter's title, in the contents
+    assert heading in fetch(running.url)[1]
+
+    def save(path: Path, data: bytes | None) -> tuple[Site, bytes]:
+        seen = len(sites)
+        if data is None:
+            path.unlink()
+        else:
+            path.write_bytes(data)
+        return page_after_next_build(running, sites, seen)
+
+    def recovered(site: Site, page: bytes) -> None:
+        assert not site.failed and b"The book has" not in page and b"Whiplash" in page
+
+    # 1. a date no calendar has
+    site, page = save(config, (good_config + "date: 2020-02-30\n").encode())
+    assert site.failed and [d.code for d in site.diagnostics] == ["config-value"]
+    assert b"2020-02-30" in page and b"is not a date" in page and b"book.yaml:" in page
+    recovered(*save(config, good_config.encode()))
+
+    # 2. book.yaml deleted
+    site, page = save(config, None)
+    assert site.failed and b"config-missing" in page
+    recovered(*save(config, good_config.encode()))
+
+    # 3. a chapter deleted while an editor has it open
+    with chapter.open("rb"):
+        site, page = save(chapter, None)
+        recovered(site, page)
+        assert heading not in page
+    site, page = save(chapter, good_chapter)
+    recovered(site, page)
+    assert heading in page
+
+    # 4. a binary file saved as a chapter
+    site, page = save(chapter, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe" * 64)
+    assert site.failed and b"encoding" in page and b"not UTF-8" in page
+    recovered(*save(chapter, good_chapter))
+
+    assert running._threads[1].is_alive() and thread_errors == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_internal_error_in_a_rebuild_is_a_page_and_the_next_save_rebuilds(
+        server: tuple[PreviewServer, list[Site]], book: Path, thread_errors: list,
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import publish.preview
+
+    running, sites = server
+    real = publish.preview.render_html
+    monkeypatch.setattr(publish.preview, "render_html", lambda *a, **k: (_ for _ in ()).throw(KeyError("boom")))
+    chapter = book / CHAPTER
+    seen = len(sites)
+    chapter.write_text(chapter.read_text() + "\nOne more line.\n")
+    site, page = page_after_next_build(running, sites, seen)
+    assert site.failed and [d.code for d in site.diagnostics] == ["internal"]
+    assert b"KeyError" in page and b"a bug in publish" in page
+    monkeypatch.setattr(publish.preview, "render_html", real)
+    seen = len(sites)
+    chapter.write_text(chapter.read_text() + "\nAnd another.\n")
+    site, page = page_after_next_build(running, sites, seen)
+    assert not site.failed and b"And another." in page
+    assert running._threads[1].is_alive() and thread_errors == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_terminal_shows_a_bad_save_as_a_diagnostic_and_then_the_rebuild(book: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PUBLISH_DEBUG"}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("publish")), "preview", str(book), "--port", "0"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("Serving" in line for line in lines), timeout=60)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", "".join(lines))[0]
+        config = book / "book.yaml"
+        good = config.read_text()
+        config.write_text(good + "date: 2020-02-30\n")
+        wait_for(lambda: any("failed" in line for line in lines), timeout=30)
+        assert b"is not a date" in fetch(url)[1]
+        config.write_text(good)
+        wait_for(lambda: any("rebuilt" in line for line in lines), timeout=30)
+        assert b"The book has" not in fetch(url)[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        process.stderr.close()
+    said = "".join(lines)
+    assert "book.yaml:" in said and "error config-value: 'date': '2020-02-30' is not a date" in said
+    assert "Traceback" not in said

@@ -39,6 +39,15 @@ RAW_HTML = st.sampled_from([
     "<![CDATA[ x ]]>", "<?php echo 1 ?>", "<x-custom>custom</x-custom>", '<a href="https://example.com/">web</a>',
     '<object data="x.swf"><embed src="y.swf"></object>', "<link rel=stylesheet href=evil.css><meta charset=x>",
     '<p role="nonsense" title="t">roles</p>', '<video src="v.mp4" controls></video>', "<textarea>typed</textarea>",
+    # Content models an HTML parser keeps but XHTML refuses (EPUBCheck's RSC-005), each repaired.
+    '<figure><img src="images/pixel.png" alt="p"><figcaption>C</figcaption><br></figure>',
+    '<figure><figcaption>one</figcaption><img src="images/pixel.png" alt="p"><figcaption>two</figcaption></figure>',
+    "<span><div>a block in an inline</div></span>", "<em><blockquote>quoted</blockquote></em>",
+    '<a href="https://example.com/">outer <span><a href="https://example.org/">inner</a></span></a>',
+    "<li>a stray item</li>", "<tr><td>a stray row</td></tr>", "<ul>text in a list<li>item</li></ul>",
+    "<dl><p>not a term</p><dd>d</dd></dl>", "<table><caption>c</caption><tr><td>x</td></tr><caption>again</caption></table>",
+    "<h2><p>a paragraph in a heading</p></h2>", "<figcaption>a stray caption</figcaption>", "<dt>a stray term</dt>",
+    '<a name="anchor-name">named</a>', '<a name="1 bad name">badly named</a>', "<caption>a stray caption</caption>",
 ])
 MARKDOWN = st.sampled_from([
     "# ", "## ", "### ", "\n", "\n\n", "* ", "1. ", "> ", "```\n", "`", "*", "**", "_", "[^1]", "\n\n[^1]: a note\n\n",

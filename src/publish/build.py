@@ -35,10 +35,10 @@ from .cache import (
     file_digest,
     pipeline_version,
 )
-from .diagnostics import BuildFailed, Diagnostic, error
+from .diagnostics import BuildFailed, Diagnostic, error, refuse_warnings
 from .manuscript import Manuscript, load_manuscript
 from .model import Book
-from .write import write_file, write_folder
+from .write import Written, commit
 
 if TYPE_CHECKING:
     from .config import BookConfig
@@ -56,7 +56,7 @@ STYLE_INPUTS: dict[str, tuple[str, ...]] = {
     "epub": ("fonts.css", "book.css", "epub.css", "fonts/", "templates/epub/"),
     "html": ("fonts.css", "book.css", "web.css", "web.js", "fonts/", "templates/web.html"),
     "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
-    "cover": ("cover.css", "fonts/", "templates/cover.html"),
+    "cover": ("cover.css", "fonts.css", "fonts/", "templates/cover.html"),
     "wrap": ("fonts.css", "wrap.css", "fonts/", "templates/wrap.html", "templates/wrap-page.css"),
 }
 
@@ -368,10 +368,13 @@ class _StyleInputs:
 
 
 def _book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
+    from .citations import input_files
+
     # An edition's book differs from the book's in its configuration alone.
     edition = (repr(manuscript.config.edition),) if manuscript.config.edition else ()
     return digest("book", pipeline, str(manuscript.root), str(manuscript.shown_root), manuscript.config_text,
-                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch, *edition)
+                  [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch,
+                  [(path.name, file_digest(path)) for path in input_files(manuscript)], *edition)
 
 
 def _cover_key(manuscript: Manuscript, pipeline: str, styles: _StyleInputs) -> str | None:
@@ -408,8 +411,10 @@ def _epub_key(keys: _Keys, styles: _StyleInputs, cover_key: str | None, page_map
 
 def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, pdf_profile: str | None = None,
           source_date_epoch: str | None = None, progress: Progress = lambda _: None, clean: bool = False,
-          cache_dir: Path | None = None, edition: str | None = None) -> BuildResult:
-    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error.
+          cache_dir: Path | None = None, strict: bool = False, force: bool = False,
+          edition: str | None = None) -> BuildResult:
+    """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error, and
+    with `strict` on any warning. The outputs replace only what publish made, unless `force`.
 
     A book whose book.yaml names `editions:` is built edition by edition (all of them, or only
     `edition`; see `editions.build_editions`), each with its own settings and file names.
@@ -423,15 +428,17 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
         from .editions import build_editions
 
         return build_editions(manuscript, out_dir, only=edition, formats=formats, source_date_epoch=source_date_epoch,
-                              progress=progress, clean=clean, cache_dir=cache_dir)
+                              progress=progress, clean=clean, cache_dir=cache_dir, strict=strict, force=force)
     return build_manuscript(manuscript, out_dir, formats=formats, pdf_profile=pdf_profile,
-                            source_date_epoch=source_date_epoch, progress=progress, clean=clean, cache_dir=cache_dir)
+                            source_date_epoch=source_date_epoch, progress=progress, clean=clean, cache_dir=cache_dir,
+                            strict=strict, force=force)
 
 
 def build_manuscript(manuscript: Manuscript, out_dir: Path, *, formats: tuple[str, ...] = FORMATS,
                      pdf_profile: str | None = None, source_date_epoch: str | None = None,
                      progress: Progress = lambda _: None, clean: bool = False, cache_dir: Path | None = None,
-                     page_map: object = None, write: bool = True) -> BuildResult:
+                     strict: bool = False, force: bool = False, page_map: object = None,
+                     write: bool = True) -> BuildResult:
     """`build` for a manuscript already loaded (one edition's, for an edition). The EPUB carries
     `page_map` (an edition's print pages) when no PDF is made with it; with `write=False` nothing
     is written, and the result holds the files."""
@@ -597,28 +604,20 @@ def build_manuscript(manuscript: Manuscript, out_dir: Path, *, formats: tuple[st
     if not write:
         return BuildResult(book, (), tuple(diagnostics), tuple(timings), tuple(made), converted, files, page_map)
     started = stage(f"write: {out_dir}")
-    written = write_outputs(book, files)
+    if strict:
+        refuse_warnings(diagnostics)  # before anything is written: a failed build writes nothing
+    written = write_outputs(book, out_dir, files, force=force)
+    diagnostics += written.notes
     if cache.stored_bytes:
         cache.prune()
     timings.append(("write", time.perf_counter() - started))
-    return BuildResult(book, written, tuple(diagnostics), tuple(timings), tuple(made), converted, (), page_map)
+    return BuildResult(book, written.paths, tuple(diagnostics), tuple(timings), tuple(made), converted, (), page_map)
 
 
-def write_outputs(book: Book, files: tuple[tuple[Path, bytes | dict[str, bytes]], ...]) -> tuple[Path, ...]:
-    """Write each output (a file, or a folder of files) where it goes, touching none that holds it already."""
-    for path, _ in files:
-        if book.root.is_relative_to(path.resolve()):
-            raise BuildFailed([error("output-in-book", f"writing '{path}' would replace the book folder", file=path,
-                                     hint="a build never writes into the book folder: choose another folder with -o")])
-    written = []
-    for path, data in files:
-        if isinstance(data, dict):
-            if not _folder_holds(path, data):
-                write_folder(path, data)
-        elif not _file_holds(path, data):
-            write_file(path, data)
-        written.append(path)
-    return tuple(written)
+def write_outputs(book: Book, out_dir: Path, files: tuple[tuple[Path, bytes | dict[str, bytes]], ...], *,
+                  force: bool = False) -> Written:
+    """Put every output (a file, or a folder of files) in place, all at once (see `write.commit`)."""
+    return commit(out_dir, {path.name: data for path, data in files}, force=force, protect=book.root)
 
 
 def _wrap(book: Book, pages: int, cache: Cache, keys: _Keys, styles: _StyleInputs, made: list[str],
@@ -640,19 +639,3 @@ def _wrap(book: Book, pages: int, cache: Cache, keys: _Keys, styles: _StyleInput
         data = made_wrap.data
     return data, stored.meta
 
-
-def _file_holds(path: Path, data: bytes) -> bool:
-    """True if `path` already has exactly `data`: a rebuild that changes nothing touches nothing."""
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
-
-
-def _folder_holds(path: Path, files: dict[str, bytes]) -> bool:
-    try:
-        present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink()}
-    except OSError:
-        return False
-    return present == set(files) and all(not (path / name).is_symlink() and _file_holds(path / name, data)
-                                         for name, data in files.items())

@@ -42,7 +42,7 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 # way around a cache made before such an upgrade.
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
              "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
-             "python-barcode", "python-stdnum")
+             "latex2mathml", "ziamath", "ziafont", "pypandoc-binary", "python-barcode", "python-stdnum")
 
 
 def default_root() -> Path:
@@ -92,7 +92,8 @@ def pipeline_version() -> str:
     from importlib import metadata
 
     package = Path(__file__).resolve().parent
-    sources = [(p.name, p.read_bytes()) for p in sorted(package.glob("*.py"))]
+    # Subpackages too: the Markdown constructs live in publish/markdown/.
+    sources = [(p.relative_to(package).as_posix(), p.read_bytes()) for p in sorted(package.rglob("*.py"))]
     versions = []
     for name in LIBRARIES:
         try:
@@ -204,14 +205,17 @@ class Cache:
                 Path(temp).unlink(missing_ok=True)
 
     def files(self) -> Iterator[os.DirEntry[str]]:
+        """The cache's own files: only names this module gives (a SHA-256 under a folder named by
+        its first two digits), so `prune` never removes anything else, wherever the cache points."""
         for top in ("blobs", "entries"):
             try:
                 shards = list(os.scandir(self.root / top))
             except OSError:
                 continue
             for shard in shards:
-                if shard.is_dir():
-                    yield from (f for f in os.scandir(shard.path) if f.is_file())
+                if shard.is_dir(follow_symlinks=False) and _is_digest(shard.name, length=2):
+                    yield from (f for f in os.scandir(shard.path) if f.is_file(follow_symlinks=False)
+                                and _is_digest(f.name) and f.name.startswith(shard.name))
 
     def prune(self, max_bytes: int = MAX_BYTES) -> int:
         """Remove the least recently used files until the cache holds at most `max_bytes`.
@@ -234,6 +238,10 @@ class Cache:
             except OSError:
                 pass
         return removed
+
+
+def _is_digest(name: str, *, length: int = 64) -> bool:
+    return len(name) == length and all(c in "0123456789abcdef" for c in name)
 
 
 def _touch(path: Path) -> None:

@@ -27,6 +27,9 @@ EXAMPLES = """examples:
   publish build --format epub,pdf        only the EPUB and the PDF
   publish build --edition paperback      one edition of book.yaml's editions: its PDF and cover
   publish build --pdf-profile print      the print-on-demand PDF and its full-wrap cover
+
+A build writes all its outputs or none. It replaces only what an earlier build wrote (listed in
+OUT_DIR/.publish-outputs.json): anything else in the way is an error, unless --force.
 """
 MAIN_EXAMPLES = """examples:
   publish new my-novel                   start a book: book.yaml, a sample chapter, images/
@@ -172,7 +175,10 @@ def parser() -> argparse.ArgumentParser:
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
     build.add_argument("--edition", metavar="NAME",
                        help="build only this edition of book.yaml's 'editions:' (default: every edition)")
-    build.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("--strict", action="store_true", help="treat warnings as errors: then nothing is written")
+    build.add_argument("--force", action="store_true",
+                       help="replace files and folders in OUT_DIR that are in the way of an output although "
+                            "publish did not make them (it names each one it replaced)")
     build.add_argument("--clean", action="store_true",
                        help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
     return main
@@ -347,19 +353,20 @@ def _build(args: argparse.Namespace) -> int:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
-                           clean=args.clean, edition=args.edition)
+                           clean=args.clean, strict=args.strict, force=args.force, edition=args.edition)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
-        print(f"build failed: {errors} error(s); nothing was written", file=sys.stderr)
+        if any(d.code == "write-incomplete" for d in failure.diagnostics):
+            outcome = "the output folder is part-written, as said above"
+        else:
+            outcome = "nothing was written"
+        print(f"build failed: {errors} error(s); {outcome}", file=sys.stderr)
         return EXIT_BOOK
     _show(result.diagnostics)
     if not args.quiet:
         for path in result.outputs:
             print(f"wrote {path}")
-    if args.strict and any(d.severity >= Severity.WARNING for d in result.diagnostics):
-        print("--strict: the build has warnings", file=sys.stderr)
-        return EXIT_BOOK
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ class TrimSize:
     name: str
     width_in: float
     height_in: float
+
+
+BIBLIOGRAPHY_TYPES = (".bib", ".bibtex", ".json", ".yaml", ".yml", ".ris")  # the formats Pandoc's citeproc reads
+
+
+@dataclass(frozen=True, slots=True)
+class CitationConfig:
+    """Pandoc's citation keys: where the references are, how they look, where the list goes."""
+
+    bibliography: tuple[str, ...] = ()  # paths inside the book folder, in the order given
+    csl: str | None = None  # a CSL style file inside the book folder; None: the shipped default
+    nocite: tuple[str, ...] = ()  # keys listed without being cited; "*" is every entry
+    reference_section_title: str | None = None  # the heading of a bibliography set as a chapter of its own
+    link_citations: bool = True
+    suppress_bibliography: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,7 @@ class BookConfig:
     identifier: str | None = None
     description: str | None = None
     subjects: tuple[str, ...] = ()
+    translators: tuple[str, ...] = ()
     cover_image: str | None = None
     spoiler: SpoilerNotice | None = None
     chapters: tuple[str, ...] | None = None
@@ -94,6 +111,7 @@ class BookConfig:
     print_service: str = "kdp"
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
+    citations: CitationConfig = field(default_factory=lambda: CitationConfig())
     # Print covers and editions (docs/covers.md).
     isbn: Isbn | None = None  # the print edition's, for its barcode
     paper: str = "white"
@@ -111,9 +129,11 @@ class BookConfig:
 
 
 KNOWN_KEYS = (
-    "title", "subtitle", "author", "lang", "date", "rights", "publisher", "identifier",
-    "description", "subject", "cover-image", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service", "remote-images", "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
+    "title", "subtitle", "author", "translator", "lang", "date", "rights", "publisher", "identifier",
+    "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "chapters", "trim", "pdf-profile",
+    "print-service", "remote-images", "nocite", "reference-section-title", "link-citations",
+    "suppress-bibliography",
+    "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -145,41 +165,109 @@ def _as_text_list(value: Any) -> tuple[str, ...] | None:
     return None if single is None else (single,)
 
 
-def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
-    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
-    problems: list[Diagnostic] = []
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, reading a date as the text it is written as (as Pandoc does): then a
+    date no calendar has (2020-02-30) is a `config-value` error naming the key, not a crash."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a configuration value was written: book.yaml, or a metadata block in a chapter file."""
+
+    file: Path
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
+                      first_line: int = 1) -> tuple[dict[str, Any] | None, dict[str, int], list[Diagnostic]]:
+    """A YAML mapping's data and the line of each top-level key (offset by `first_line`)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a constructor's, e.g. a bad !!int
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
+        line = mark.line + first_line if mark else None
         reason = getattr(exc, "problem", None) or str(exc)
-        return None, [error("config-yaml", f"book.yaml is not valid YAML: {reason}", file=path, line=line,
-                            hint="check the indentation and quote values that contain ': ' or start with a symbol")]
+        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line,
+                                hint="check the indentation and quote values that contain ': ' or start with a symbol")]
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, [error("config-not-mapping", f"book.yaml must be a mapping of keys to values, not a {type(data).__name__}",
-                            file=path, line=1, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
-    lines = _key_lines(text)
+        return None, {}, [error("config-not-mapping", f"{what} must be a mapping of keys to values, not a {type(data).__name__}",
+                                file=path, line=first_line, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
+    lines = {key: line + first_line - 1 for key, line in _key_lines(text).items()}
+    return {str(k): v for k, v in data.items()}, lines, []
+
+
+def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
+    data, lines, problems = read_yaml_mapping(text, path)
+    if data is None:
+        return None, problems
+    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path, text=text)
+
+
+def same_value(key: str, a: Any, b: Any) -> bool:
+    """Whether two places give a key the same value, as the book would use it (so a metadata
+    block's "July 17, 2006" agrees with book.yaml's 2006-07-17, and "A" with ["A"])."""
+    if key in {"author", "translator", "subject", "bibliography"}:
+        return _as_text_list(a) == _as_text_list(b)
+    if key == "date":
+        first, second = parse_date(_as_text(a) or ""), parse_date(_as_text(b) or "")
+        if first and second:
+            return first == second
+    if key == "lang" and isinstance(a, str) and isinstance(b, str) and langcodes.tag_is_valid(a) \
+            and langcodes.tag_is_valid(b):
+        return langcodes.standardize_tag(a) == langcodes.standardize_tag(b)
+    if isinstance(a, (str, int, float)) and isinstance(b, (str, int, float)):
+        return " ".join(str(a).split()) == " ".join(str(b).split())
+    return a == b
+
+
+def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
+                 lenient: frozenset[str] = frozenset(), text: str | None = None) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate configuration `data` whose keys were written at `places` (`text`: book.yaml's, for
+    the lines of nested keys).
+
+    A bad value is an error, except for the keys in `lenient` (those a metadata block gave, written
+    for Pandoc, which takes any text): such a value is ignored with a warning."""
+    problems: list[Diagnostic] = []
+    data = dict(data)
+
+    def place(key: str) -> Place:
+        return places.get(key) or Place(home)
 
     def bad(key: str, message: str, hint: str) -> None:
-        problems.append(error("config-value", f"'{key}': {message}", file=path, line=lines.get(key), hint=hint))
+        where = place(key)
+        if key in lenient:
+            problems.append(warning("config-value", f"'{key}': {message}; the metadata block's value is ignored",
+                                    file=where.file, line=where.line, hint=hint))
+        else:
+            problems.append(error("config-value", f"'{key}': {message}", file=where.file, line=where.line, hint=hint))
 
-    for key in data:
-        if str(key) not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+    for key in list(data):
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
-            problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=path,
-                                    line=lines.get(str(key)), hint=hint))
+            problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=place(key).file,
+                                    line=place(key).line, hint=hint))
+    if "title" in lenient and _as_text(data.get("title")) is None:
+        bad("title", "is not a single line of text", "write it as 'title: The Name of the Book'")
+        data.pop("title")
 
     values: dict[str, Any] = {}
     title = _as_text(data.get("title"))
     if title is None and data.get("title") is not None and not isinstance(data["title"], str):
-        problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text", file=path,
-                              line=lines.get("title"), hint="write it as 'title: The Name of the Book'"))
+        problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text",
+                              file=place("title").file, line=place("title").line,
+                              hint="write it as 'title: The Name of the Book'"))
     elif title is None:
-        problems.append(error("config-title", "the book has no title", file=path, line=lines.get("title", 1),
+        problems.append(error("config-title", "the book has no title", file=home, line=place("title").line or 1,
                               hint="add a line such as 'title: The Name of the Book'"))
 
     for key in ("subtitle", "rights", "publisher", "identifier", "description", "cover-image"):
@@ -190,7 +278,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             else:
                 values[key.replace("-", "_")] = text_value
 
-    for key, attr in (("author", "authors"), ("subject", "subjects")):
+    for key, attr in (("author", "authors"), ("translator", "translators"), ("subject", "subjects")):
         if key in data and data[key] is not None:
             items = _as_text_list(data[key])
             if items is None:
@@ -211,7 +299,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
         if date is None or parse_date(date) is None:
             bad("date", f"{data['date']!r} is not a date", "write it as YYYY, YYYY-MM or YYYY-MM-DD")
         else:
-            values["date"] = date
+            values["date"] = iso_date(date)
 
     if "spoiler" in data and data["spoiler"] is not None:
         raw = data["spoiler"]
@@ -256,19 +344,83 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
             bad("remote-images", f"{data['remote-images']!r} is not true or false",
                 "write 'remote-images: true' to let the build download images from the web, or leave it out")
 
-    values.update(print_values(data, report=lambda where, message, hint, make=error: problems.append(
-        make("config-value", f"'{' → '.join(where)}': {message}", file=path, line=_nested_line(text, where)
-             or lines.get(where[0]), hint=hint))))
+    citations = _citation_config(data, bad)
+    if citations is not None:
+        values["citations"] = citations
 
-    problems.sort(key=lambda p: p.line or 0)  # in the order the author reads the file
+    def report(where: tuple[str, ...], message: str, hint: str, make: Any = error) -> None:
+        at = place(where[0])
+        line = _nested_line(text, where) if text is not None and at.file == home else None
+        problems.append(make("config-value", f"'{' → '.join(where)}': {message}", file=at.file, line=line or at.line,
+                             hint=hint))
+
+    values.update(print_values(data, report=report))
+
+    problems.sort(key=lambda p: (p.file != home, str(p.file), p.line or 0))  # in the order the author reads them
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems
 
 
+def _citation_config(data: dict[str, Any], bad: Callable[[str, str, str], None]) -> CitationConfig | None:
+    values: dict[str, Any] = {}
+    if data.get("bibliography") is not None:
+        paths = _as_text_list(data["bibliography"])
+        if paths is None:
+            bad("bibliography", "must be a file name or a list of file names",
+                "write 'bibliography: references.bib', or one '- file.bib' line per file")
+        elif unknown := [p for p in paths if not p.lower().endswith(BIBLIOGRAPHY_TYPES)]:
+            bad("bibliography", f"'{unknown[0]}' is not a bibliography file Pandoc's citeproc reads",
+                f"name a file ending in {', '.join(BIBLIOGRAPHY_TYPES)} (BibLaTeX, BibTeX, CSL JSON, CSL YAML, RIS)")
+        else:
+            values["bibliography"] = paths
+    for key in ("csl", "reference-section-title"):
+        if data.get(key) is not None:
+            text_value = _as_text(data[key])
+            if text_value is None:
+                bad(key, "must be a single line of text", f"write it as '{key}: some text'")
+            else:
+                values[key.replace("-", "_")] = text_value
+    if data.get("nocite") is not None:
+        # Pandoc writes it as citations: "@item1, @item2" or "@*".
+        keys = _as_text_list(data["nocite"])
+        if keys is None:
+            bad("nocite", "must be citations such as '@item1, @item2', or '@*' for every entry",
+                "write 'nocite: \"@item1, @item2\"' (quoted: YAML reads a leading @ as reserved)")
+        else:
+            values["nocite"] = tuple(braced or plain for text in keys
+                                     for braced, plain in re.findall(r"@(?:\{([^{}\s]+)\}|(\*|[^\s,;@]+))", text))
+    for key in ("link-citations", "suppress-bibliography"):
+        if data.get(key) is not None:
+            if isinstance(data[key], bool):
+                values[key.replace("-", "_")] = data[key]
+            else:
+                bad(key, f"{data[key]!r} is not true or false", f"write '{key}: true' or '{key}: false'")
+    return CitationConfig(**values) if values else None
+
+
+# Dates as Pandoc users write them in a title block ("July 17, 2006", "17 July 2006"); English
+# month names only, as strptime reads them in the C locale the build runs in.
+_LONG_DATES = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y")
+_DATE_PATTERNS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m", "%Y", *_LONG_DATES)
+
+
+def iso_date(text: str) -> str:
+    """A date written in words as YYYY-MM-DD (or YYYY-MM), as the EPUB's metadata must give it;
+    an ISO date as written."""
+    text = text.strip()
+    for pattern in _LONG_DATES:
+        try:
+            parsed = dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return parsed.strftime("%Y-%m" if "%d" not in pattern else "%Y-%m-%d")
+    return text
+
+
 def parse_date(text: str) -> dt.datetime | None:
-    """A date written as YYYY, YYYY-MM or YYYY-MM-DD (or a full ISO timestamp), in UTC."""
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m", "%Y"):
+    """A date written as YYYY, YYYY-MM or YYYY-MM-DD (or a full ISO timestamp, or "July 17, 2006"), in UTC."""
+    for pattern in _DATE_PATTERNS:
         try:
             parsed = dt.datetime.strptime(text, pattern)
         except ValueError:

@@ -26,11 +26,14 @@ import jinja2
 import pypdfium2 as pdfium
 import weasyprint
 from PIL import ImageFont
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError
 
 from .config import BookConfig
 from .diagnostics import BuildFailed, error
+from .fonts import hide_installed_fonts, needed_faces
 from .sandbox import SandboxFetcher
+from .templates import TYPEFACE
 
 WIDTH, HEIGHT = 1600, 2560  # px: the 1:1.6 shape Kindle and Apple Books ask for
 TEMPLATE = "cover.html"
@@ -159,13 +162,27 @@ def styles_fetcher(styles_dir: Path) -> SandboxFetcher:
     return SandboxFetcher(styles_dir, allow_data=False, fail_on_errors=True, description="the styles folder")
 
 
+def _fallbacks(config: BookConfig, *, styles_dir: Path, fonts: FontConfiguration) -> weasyprint.CSS:
+    """The shipped fallback fonts the cover's text needs (a CJK or Arabic title), after Gentium:
+    the cover is set in shipped fonts alone, like the print edition, or it would show the fonts
+    (and, through fontconfig's choice among them, the locale) of the machine that built it."""
+    text = " ".join([config.title, config.subtitle or "", *config.authors])
+    extra = [face for face in needed_faces(text, styles_dir=styles_dir) if face.family != TYPEFACE]
+    families = "".join(f'"{family}", ' for family in dict.fromkeys(face.family for face in extra))
+    return weasyprint.CSS(string="".join(face.rule for face in extra) + f'html {{ font-family: "Cover Gentium", '
+                          f"{families}serif; }}", base_url=styles_dir.resolve().as_uri() + "/",
+                          url_fetcher=styles_fetcher(styles_dir), font_config=fonts)
+
+
 def layout_cover(config: BookConfig, *, styles_dir: Path) -> weasyprint.Document:
-    """The cover laid out by WeasyPrint, reading nothing outside `styles_dir`."""
+    """The cover laid out by WeasyPrint, reading nothing outside `styles_dir`, in shipped fonts only."""
     html = weasyprint.HTML(string=cover_html(config, styles_dir=styles_dir),
                            base_url=styles_dir.resolve().as_uri() + "/",
                            url_fetcher=styles_fetcher(styles_dir))
     try:
-        return html.render()
+        with hide_installed_fonts():
+            fonts = FontConfiguration()
+        return html.render(stylesheets=[_fallbacks(config, styles_dir=styles_dir, fonts=fonts)], font_config=fonts)
     except FatalURLFetchingError as exc:  # a BaseException: make it a build error like any other
         raise BuildFailed([error("cover-fetch", f"the cover could not be made: {exc}: {exc.__cause__}",
                                  hint=f"the cover reads only files under {styles_dir}")]) from exc

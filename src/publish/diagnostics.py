@@ -60,3 +60,12 @@ class BuildFailed(Exception):
 
 def has_errors(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def refuse_warnings(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+    """`--strict`: raise `BuildFailed` if there is any warning, so that nothing is written."""
+    warnings = [d for d in diagnostics if d.severity is Severity.WARNING]
+    if warnings:
+        raise BuildFailed([*diagnostics, error(
+            "strict", f"--strict: the build has {len(warnings)} warning{'s' * (len(warnings) != 1)}, treated as errors",
+            hint="fix the warnings above, or build without --strict")])

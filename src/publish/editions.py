@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .build import FORMATS, BuildResult, Progress, build_manuscript, write_outputs
 from .config import Edition, for_edition
-from .diagnostics import BuildFailed, error
+from .diagnostics import BuildFailed, error, refuse_warnings
 from .manuscript import CONFIG_NAME, Manuscript
 
 
@@ -41,7 +41,8 @@ def chosen(manuscript: Manuscript, only: str | None) -> tuple[Edition, ...]:
 
 def build_editions(manuscript: Manuscript, out_dir: Path, *, only: str | None = None,
                    formats: tuple[str, ...] = FORMATS, source_date_epoch: str | None = None,
-                   progress: Progress = lambda _: None, clean: bool = False, cache_dir: Path | None = None) -> BuildResult:
+                   progress: Progress = lambda _: None, clean: bool = False, cache_dir: Path | None = None,
+                   strict: bool = False, force: bool = False) -> BuildResult:
     """Make every chosen edition (print editions first: the ebook carries their page numbers),
     then write them all."""
     editions = chosen(manuscript, only)
@@ -66,9 +67,11 @@ def build_editions(manuscript: Manuscript, out_dir: Path, *, only: str | None = 
     if not results:
         raise BuildFailed([error("edition-nothing", f"no edition makes {', '.join(formats)}", file=manuscript.shown(CONFIG_NAME),
                                  hint="a print edition makes a PDF and its cover, an ebook edition an EPUB")])
-    progress(f"write: {out_dir}")
-    files = tuple(f for r in results for f in r.files)
-    written = write_outputs(results[0].book, files)
     diagnostics = tuple(dict.fromkeys(d for r in results for d in r.diagnostics))  # the book's own, once
-    return BuildResult(results[0].book, written, diagnostics, tuple(t for r in results for t in r.timings),
-                       tuple(m for r in results for m in r.made), sum(r.converted for r in results))
+    if strict:
+        refuse_warnings(diagnostics)  # before anything is written
+    progress(f"write: {out_dir}")
+    written = write_outputs(results[0].book, out_dir, tuple(f for r in results for f in r.files), force=force)
+    return BuildResult(results[0].book, written.paths, diagnostics + written.notes,
+                       tuple(t for r in results for t in r.timings), tuple(m for r in results for m in r.made),
+                       sum(r.converted for r in results))

@@ -19,12 +19,13 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from .fonts import MEDIA_TYPES, edition_fonts
-from .model import Book, Chapter
+from .fonts import MEDIA_TYPES, edition_fonts, has_math
+from .model import Book, Chapter, Entry
 from .pages import TITLE, PageMap, mark_pages
 from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
+_MATH = re.compile(r"<math[\s>]")
 STYLESHEETS = ("fonts.css", "book.css", "epub.css")
 
 
@@ -41,6 +42,28 @@ class NavEntry:
     href: str
     label: str
     type: str = ""
+    children: tuple[NavEntry, ...] = ()
+
+
+# The contents list chapters with two levels of their sections (h3, h4), under their parts.
+NAV_DEPTH = 2
+
+
+def _nav_entry(book: Book, entry: Entry) -> NavEntry:
+    holder = book.chapter_of(entry.id)
+    assert holder is not None
+    href = holder.file_name if entry.id == holder.id else f"{holder.file_name}#{entry.id}"
+    return NavEntry(href, entry.text, children=tuple(_nav_entry(book, child) for child in entry.children))
+
+
+def _ncx(entries: list[NavEntry] | tuple[NavEntry, ...], counter: list[int]) -> list:
+    """The contents as ebooklib writes the NCX: a link, or a (link, entries under it) pair."""
+    items: list = []
+    for entry in entries:
+        counter[0] += 1
+        link = epub.Link(entry.href, entry.label, f"toc-{counter[0]}")
+        items.append((link, _ncx(entry.children, counter)) if entry.children else link)
+    return items
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +105,7 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
                                       _xhtml("epub/chapter.xhtml", book, c.title.text,
                                              "bodymatter" if c.index == 1 and not config.spoiler else "",
                                              chapter=body, opening_pages=opening)))
-    toc += [NavEntry(c.file_name, c.title.text) for c in book.chapters]
+    toc += [_nav_entry(book, entry) for entry in book.contents(NAV_DEPTH)]
     toc.append(NavEntry("copyright.xhtml", "Copyright"))
     # Readers that open a book at its start (landmark bodymatter, guide "text": Kindle, Apple Books)
     # must meet the spoiler notice, so the text starts there when the book has one.
@@ -110,7 +133,12 @@ def _split_links(book: Book, chapter: Chapter) -> Chapter:
             return match[0]
         return f'href="{holder.file_name}#{target}"' if target != holder.id else f'href="{holder.file_name}"'
 
-    return dataclasses.replace(chapter, html=re.sub(r'href="#([^"]+)"', retarget, chapter.html))
+    def split(html: str) -> str:
+        return re.sub(r'href="#([^"]+)"', retarget, html)
+
+    # Notes link too: a citation in a note goes to the bibliography's document.
+    notes = tuple(dataclasses.replace(note, html=split(note.html)) for note in chapter.notes)
+    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes)
 
 
 def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
@@ -125,6 +153,8 @@ def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
         features.append("alternativeText")
     if has_pages:
         features.append("printPageNumbers")
+    if has_math(book):
+        features.append("MathML")
     for feature in features:
         meta("schema:accessibilityFeature", feature)
     meta("schema:accessibilityHazard", "none")
@@ -196,10 +226,11 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     documents, toc, landmarks = _documents(book, cover, pages)
     items = {}
     for doc in documents:
-        items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties)
+        mathml = ("mathml",) if _MATH.search(doc.content) else ()  # EPUBCheck's OPF-014 without it
+        items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties + mathml)
         eb.add_item(items[doc.file_name])
     eb.spine = [items[d.file_name] for d in documents]
-    eb.toc = [epub.Link(e.href, e.label, f"toc-{n}") for n, e in enumerate(toc, start=1)]
+    eb.toc = _ncx(toc, [0])
     eb.add_item(epub.EpubNcx())
     guide_types = {"cover": "cover", "titlepage": "title-page", "toc": "toc", "bodymatter": "text"}
     eb.guide = [{"type": guide_types[e.type], "href": e.href, "title": e.label} for e in landmarks if e.type in guide_types]

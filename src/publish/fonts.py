@@ -27,10 +27,11 @@ import lxml.html
 import tinycss2
 from fontTools import subset
 from fontTools.ttLib import TTFont
+from lxml import etree
 
 from .diagnostics import Diagnostic, warning
 from .model import Book
-from .templates import STYLES_DIR, TYPEFACE
+from .templates import MATH_TYPEFACE, STYLES_DIR, TYPEFACE
 
 FONTS_CSS = "fonts.css"
 SUBSET_ABOVE = 2 * 1024 * 1024  # bytes: only the CJK font is worth the seconds subsetting takes
@@ -113,8 +114,19 @@ def book_text(book: Book) -> str:
     for chapter in book.chapters:
         parts.append(chapter.title.text)
         fragments = [chapter.html, *(n.html for n in chapter.notes)]
-        parts += [lxml.html.fragment_fromstring(f, create_parent="div").text_content() for f in fragments if f]
+        parts += [_prose(f) for f in fragments if f]
     return "\n".join(parts)
+
+
+def _prose(html: str) -> str:
+    # Formulas are set in the math face (and drawn with it in print), whatever the text's fonts have.
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    etree.strip_elements(root, "math", with_tail=False)
+    return root.text_content()
+
+
+def has_math(book: Book) -> bool:
+    return any("<math" in html for c in book.chapters for html in (c.html, c.title.html, *(n.html for n in c.notes)))
 
 
 def needed_faces(text: str, *, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
@@ -172,7 +184,10 @@ def _subset_codes(path: Path, codes: frozenset[int]) -> bytes:
     options.name_languages = ["*"]
     options.notdef_outline = True
     options.hinting = False
-    with TTFont(path, lazy=False) as font:
+    # recalcTimestamp=False: fontTools would stamp head.modified with the clock when it saves
+    # (unless SOURCE_DATE_EPOCH is set), and a subset is then new bytes on every build. The
+    # shipped font's own date is kept instead.
+    with TTFont(path, lazy=False, recalcTimestamp=False) as font:
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=sorted(codes))
         subsetter.subset(font)
@@ -186,6 +201,8 @@ def edition_fonts(book: Book | None, *, styles_dir: Path = STYLES_DIR) -> dict[s
     by their path inside the edition (`styles/…`); with no book, the typeface alone."""
     text = book_text(book) if book is not None else ""
     chosen = needed_faces(text, styles_dir=styles_dir)
+    if book is not None and has_math(book):
+        chosen += tuple(f for f in faces(styles_dir) if f.family == MATH_TYPEFACE and f not in chosen)
     css = "/* The fonts this book uses, shipped with it (SIL OFL: see fonts/). */\n"
     css += "".join(f.rule + "\n" for f in chosen)
     files = {f"styles/{FONTS_CSS}": css.encode()}

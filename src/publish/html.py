@@ -7,8 +7,8 @@ network); `publish preview` serves the very same files, asking only for a live-r
 from __future__ import annotations
 
 from . import __version__
-from .model import Book
 from .fonts import edition_fonts
+from .model import Book
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "web.css")
@@ -35,7 +35,8 @@ def static_files(book: Book | None = None) -> dict[str, bytes]:
     files = {f"styles/{name}": (STYLES_DIR / name).read_bytes() for name in STYLESHEETS + SCRIPTS}
     fonts = edition_fonts(book)  # replaces styles/fonts.css with the rules for these fonts only
     files.update(fonts)
-    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else [])
+    licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else []) \
+        + (["OFL-STIX.txt"] if any("/STIX" in name for name in fonts) else [])
     for name in licences:
         files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
     return files

@@ -2,9 +2,9 @@
 
 The parse stage already finds what stops a build (broken links and anchors, missing images) and
 some of what does not (images without alt text, empty chapters). The lint runs it and adds what
-only a careful proofreader would catch, reading each chapter's rendered HTML: images whose alt
-text is empty, heading levels that skip one, a second title inside a chapter, and quotes that
-smart punctuation left straight or turned the wrong way. Each finding points at its line.
+only a careful proofreader would catch, reading each chapter file's rendered HTML: images whose
+alt text is empty, heading levels that skip one (counted from the book's chapter level), and
+quotes that smart punctuation left straight or turned the wrong way. Each finding points at its line.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .manuscript import Manuscript, Source
 from .markdown import make_markdown
 from .parse import chapter_html, parse_book
 
-_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style"}
+_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style", "math"}  # math: TeX's own quotes and primes
 _STRAIGHT = re.compile(r"[\"']")
 # Smart punctuation guesses a quote's direction from its neighbours and sometimes guesses wrong,
 # typically next to a link or emphasis: an opening quote that ends a word, or an opening single
@@ -30,6 +30,7 @@ _STRAIGHT = re.compile(r"[\"']")
 _WRONG_WAY = re.compile(r"(?<=[\w.,;:!?)\]])“(?=[\s.,;:!?)\]]|$)|(?<=\w)‘(?=\w)")
 _UNMARKED = re.compile(r"[\"'“”‘’*_\[\]()`<>—–…]")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]")
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
@@ -44,21 +45,30 @@ def lint_manuscript(manuscript: Manuscript, *, cache: MutableMapping[str, str] |
     """Every problem in the manuscript, the parse stage's and the lint's, sorted by file and line."""
     cache = {} if cache is None else cache
     md = make_markdown()
-    found: list[Diagnostic] = []
     for source in manuscript.sources:
         if source.digest not in cache:
             cache[source.digest] = chapter_html(source.text, md=md)
-        chapter = _Chapter(source, manuscript.shown(source.path),
-                           lxml.html.fragment_fromstring(cache[source.digest], create_parent="div"))
-        for rule in (_empty_chapter, _image_alt, _heading_levels, _quotes):
-            found.extend(rule(chapter))
+    files = [_Chapter(source, manuscript.shown(source.path),
+                      lxml.html.fragment_fromstring(cache[source.digest], create_parent="div")
+                      if cache[source.digest].strip() else lxml.html.Element("div"))
+             for source in manuscript.sources]
     try:
-        parsed = parse_book(manuscript, cache=cache).diagnostics
+        book = parse_book(manuscript, cache=cache)
+        parsed, level, by_names = book.diagnostics, book.chapter_level, book.titled_by_names
     except BuildFailed as failure:
-        parsed = failure.diagnostics
-    # The lint's own rules cover these two more widely (empty alt text, chapters without a title)
-    # and place them better (the n-th use of an image), so the parse stage's copies are left out.
-    found.extend(d for d in parsed if d.code not in {"image-alt", "chapter-empty"})
+        parsed, level, by_names = failure.diagnostics, None, False
+    if level is None:
+        level = min((int(h.tag[1]) for f in files for h in f.root if h.tag in _HEADINGS), default=1)
+    found: list[Diagnostic] = []
+    for chapter in files:
+        found += _empty_chapter(chapter)
+        found += _image_alt(chapter)
+        found += _heading_levels(chapter, level - 1 if by_names else level)
+        found += _quotes(chapter)
+    # The lint's own rule covers this more widely (empty alt text) and places it better (the n-th
+    # use of an image), so the parse stage's copy is left out. An empty chapter is the parse
+    # stage's to find (a file may hold several chapters); the lint adds files with no text.
+    found.extend(d for d in parsed if d.code != "image-alt")
     return _unique_sorted(found)
 
 
@@ -75,8 +85,10 @@ def _line_of(text: str, needle: str) -> int | None:
 
 
 def _empty_chapter(chapter: _Chapter) -> Iterator[Diagnostic]:
+    if chapter.source.metadata and not chapter.source.text.strip():
+        return  # a file of metadata only, such as a title block for the whole book
     words = len(chapter.root.text_content().split())
-    words -= sum(len(h.text_content().split()) for h in chapter.root.iter("h2", "h3", "h4", "h5", "h6"))
+    words -= sum(len(h.text_content().split()) for h in chapter.root.iter(*_HEADINGS))
     if words == 0 and next(chapter.root.iter("img"), None) is None:
         yield warning("chapter-empty", "the chapter has no text", file=chapter.shown, line=1,
                       hint="write the chapter, or remove the file")
@@ -104,21 +116,21 @@ def _nth_line(text: str, needle: str, n: int) -> int | None:
 
 
 def _heading_lines(text: str) -> dict[int, list[int]]:
-    """The line of every ATX heading, by HTML level ('#' is h2), outside fenced code."""
+    """The line of every ATX heading, by its level ('#' is 1), outside fenced code."""
     lines: dict[int, list[int]] = {}
     fenced = False
     for number, line in enumerate(text.splitlines(), start=1):
         if _FENCE.match(line):
             fenced = not fenced
         elif not fenced and (match := _ATX.match(line)):
-            lines.setdefault(min(len(match[1]) + 1, 6), []).append(number)
+            lines.setdefault(len(match[1]), []).append(number)
     return lines
 
 
-def _heading_levels(chapter: _Chapter) -> Iterator[Diagnostic]:
-    headings = [h for h in chapter.root.iter("h2", "h3", "h4", "h5", "h6")]
-    if not headings:
-        return
+def _heading_levels(chapter: _Chapter, top: int) -> Iterator[Diagnostic]:
+    """Headings that skip a level, counted from the chapter level `top` (one above the file's
+    headings when the chapters are titled from their file names)."""
+    headings = list(chapter.root.iter(*_HEADINGS))
     lines = _heading_lines(chapter.source.text)
     seen: dict[int, int] = {}
 
@@ -127,22 +139,16 @@ def _heading_levels(chapter: _Chapter) -> Iterator[Diagnostic]:
         candidates = lines.get(level, [])
         return candidates[seen[level] - 1] if len(candidates) >= seen[level] else None
 
-    titled = headings[0].tag == "h2" and chapter.root.index(headings[0]) == 0 and not (chapter.root.text or "").strip()
-    previous = 2 if titled else 3  # an untitled opening's sections start at '##'
-    for position, heading in enumerate(headings):
+    previous = top  # an untitled opening's sections may start one below the chapter level
+    for heading in headings:
         level = int(heading.tag[1])
         line = line_of(level)
         text = " ".join(heading.text_content().split())
-        if level == 2 and (position > 0 or not titled):
-            yield warning("heading-title-inside", f"the title '# {text}' is inside the chapter, not at its start",
-                          file=chapter.shown, line=line,
-                          hint="a chapter has one '#' title, on its first line; use '##' for a section, "
-                               "or start a new chapter file")
-        elif level > previous + 1:
-            yield warning("heading-skip", f"the heading '{text}' skips a level: {'#' * (previous - 1)} is followed by "
-                          f"{'#' * (level - 1)}", file=chapter.shown, line=line,
-                          hint=f"use '{'#' * previous} {text}', so readers and screen readers can follow the structure")
-        previous = level
+        if level > previous + 1:
+            yield warning("heading-skip", f"the heading '{text}' skips a level: {'#' * previous} is followed by "
+                          f"{'#' * level}", file=chapter.shown, line=line,
+                          hint=f"use '{'#' * (previous + 1)} {text}', so readers and screen readers can follow the structure")
+        previous = max(level, top)
 
 
 def _text_nodes(root: etree._Element) -> Iterator[str]:

@@ -1,17 +1,26 @@
 """Load stage: find and read a book folder into a typed, immutable `Manuscript`.
 
 Nothing outside the book folder is read. Every problem found (configuration, missing or
-undecodable chapters) is reported at once.
+undecodable chapters) is reported at once. A chapter file may open with metadata, as Pandoc reads
+it: a YAML metadata block (`---` … `---` or `...`) or a title block (`% Title`, `% Author`,
+`% Date`). It is read into the configuration, merged with book.yaml (book.yaml first, then the
+files in reading order: the first place to give a key wins, and a later place that gives another
+value is a warning naming both), and its lines are left blank so that no one prints it and every
+line number stays right.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .config import BookConfig, parse_config
-from .diagnostics import BuildFailed, Diagnostic, error, has_errors
+import yaml
+
+from .config import BookConfig, Place, build_config, read_yaml_mapping, same_value
+from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 
 CONFIG_NAME = "book.yaml"
 CHAPTER_SUFFIXES = (".md", ".markdown")
@@ -22,11 +31,12 @@ class Source:
     """One chapter file: its path inside the book folder and its text."""
 
     path: Path  # relative to the book folder
-    text: str
+    text: str  # the Markdown, its metadata block's lines left blank
+    metadata: str = ""  # the metadata block as written, if the file opens with one
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
+        return hashlib.sha256(self.text.encode() + b"\0" + self.metadata.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,7 @@ class Manuscript:
     sources: tuple[Source, ...]
     warnings: tuple[Diagnostic, ...] = ()
     shown_root: Path | None = None  # the folder as the user named it, for messages
+    places: dict[str, Place] = field(default_factory=dict)  # where each configuration key was written
 
     def shown(self, relative: Path | str) -> Path:
         return (self.shown_root or Path(self.root.name)) / relative
@@ -59,8 +70,9 @@ def read_text(path: Path, display: Path) -> tuple[str | None, Diagnostic | None]
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
 
 
-def _chapter_paths(root: Path, config: BookConfig, config_path: Path) -> tuple[list[Path], list[Diagnostic]]:
-    if config.chapters is None:
+def _chapter_paths(root: Path, chapters: tuple[str, ...] | None,
+                   config_path: Path) -> tuple[list[Path], list[Diagnostic]]:
+    if chapters is None:
         found = sorted(p for p in root.iterdir()
                        if p.is_file() and p.suffix.lower() in CHAPTER_SUFFIXES and not p.name.startswith(".")
                        and p.name.lower() != "readme.md")
@@ -73,7 +85,7 @@ def _chapter_paths(root: Path, config: BookConfig, config_path: Path) -> tuple[l
         return [p.resolve() for p in found if p not in outside], problems
     paths, problems = [], []
     seen: set[Path] = set()
-    for name in config.chapters:
+    for name in chapters:
         candidate = (root / name).resolve()
         if Path(name).is_absolute() or not candidate.is_relative_to(root):
             problems.append(error("chapter-outside", f"chapter '{name}' is outside the book folder", file=config_path,
@@ -88,6 +100,113 @@ def _chapter_paths(root: Path, config: BookConfig, config_path: Path) -> tuple[l
             seen.add(candidate)
             paths.append(candidate)
     return paths, problems
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """A metadata block at the top of a chapter file: its keys, each with its line."""
+
+    data: dict[str, Any]
+    lines: dict[str, int]
+    text: str  # as written
+    end: int  # the number of lines it takes
+
+
+_YAML_END = re.compile(r"^(---|\.\.\.)[ \t]*$")
+
+
+def _yaml_block(text: str, shown: Path, problems: list[Diagnostic]) -> Metadata | None:
+    """Pandoc's YAML metadata block at the top of a file: '---', not followed by a blank line,
+    then YAML that is a mapping, up to a line '---' or '...'."""
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[0].rstrip() != "---" or not lines[1].strip():
+        return None
+    end = next((n for n in range(1, len(lines)) if _YAML_END.match(lines[n])), None)
+    if end is None:
+        return None
+    block = "\n".join(lines[1:end])
+    try:
+        loaded = yaml.safe_load(block)
+    except yaml.YAMLError:
+        loaded = None
+        if re.match(r"^[\w-]+:", lines[1]):  # it was meant as metadata: say why it is not
+            data, _, found = read_yaml_mapping(block, shown, what="the metadata block", first_line=2)
+            problems += [warning("metadata-yaml", d.message + "; it is read as text", file=d.file, line=d.line,
+                                 hint=d.hint) for d in found]
+    if not isinstance(loaded, dict):
+        return None  # a rule and text after all, as Pandoc reads it
+    data, lines_of, _ = read_yaml_mapping(block, shown, first_line=2)
+    return Metadata(data or {}, lines_of, "\n".join(lines[:end + 1]), end + 1)
+
+
+def _title_block(text: str) -> Metadata | None:
+    """Pandoc's title block: up to three lines starting with '%' (title, authors, date), each
+    continued on lines that start with a space; authors are separated by ';' or line breaks."""
+    lines = text.split("\n")
+    if not lines[0].startswith("%"):
+        return None
+    fields: list[list[str]] = []
+    end = 0
+    for line in lines:
+        if line.startswith("%") and len(fields) < 3:
+            fields.append([line[1:].strip()])
+        elif fields and line[:1] in {" ", "\t"} and line.strip():
+            fields[-1].append(line.strip())
+        else:
+            break
+        end += 1
+    data: dict[str, Any] = {}
+    lines_of: dict[str, int] = {}
+    line = 1
+    for key, parts in zip(("title", "author", "date"), fields):
+        if key == "author":
+            value: Any = [a.strip() for part in parts for a in part.split(";") if a.strip()]
+        else:
+            value = " ".join(p for p in parts if p)
+        if value:
+            data[key] = value
+            lines_of[key] = line
+        line += len(parts)
+    return Metadata(data, lines_of, "\n".join(lines[:end]), end)
+
+
+def read_metadata(text: str, shown: Path, problems: list[Diagnostic]) -> tuple[str, Metadata | None]:
+    """The file's text with its metadata block's lines left blank, and the block."""
+    block = _yaml_block(text, shown, problems) or _title_block(text)
+    if block is None:
+        return text, None
+    lines = text.split("\n")
+    return "\n" * block.end + "\n".join(lines[block.end:]), block
+
+
+def merge_metadata(data: dict[str, Any], places: dict[str, Place],
+                   blocks: list[tuple[Path, Metadata]]) -> tuple[dict[str, Any], dict[str, Place], frozenset[str],
+                                                                 list[Diagnostic]]:
+    """book.yaml's keys, then each block's in reading order: the first place to give a key wins."""
+    merged, where, problems = dict(data), dict(places), []
+    lenient: set[str] = set()
+    for shown, block in blocks:
+        for key, value in block.data.items():
+            place = Place(shown, block.lines.get(key))
+            if key == "chapters":
+                problems.append(warning("metadata-chapters", "a metadata block cannot list the chapters; ignored",
+                                        file=place.file, line=place.line, hint="list them in book.yaml"))
+            elif key not in merged:
+                merged[key], where[key] = value, place
+                lenient.add(key)
+            elif not same_value(key, merged[key], value):
+                first = where[key]
+                problems.append(warning("metadata-conflict",
+                                        f"'{key}' is {_shown_value(value)} here, but {_shown_value(merged[key])} in "
+                                        f"{first}; the value in {first.file.name} is used",
+                                        file=place.file, line=place.line,
+                                        hint=f"give '{key}' in one place only, or the same value in both"))
+    return merged, where, frozenset(lenient), problems
+
+
+def _shown_value(value: Any) -> str:
+    text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "…")
 
 
 def load_manuscript(book_dir: Path) -> Manuscript:
@@ -111,17 +230,20 @@ def load_manuscript(book_dir: Path) -> Manuscript:
     if problem:
         raise BuildFailed([problem])
     assert text is not None
-    config, problems = parse_config(text, shown_config)
-    if config is None:
+    data, lines, problems = read_yaml_mapping(text, shown_config)
+    if data is None:
         raise BuildFailed(problems)
+    listed = data.get("chapters")
+    chapters = tuple(str(c) for c in listed) if isinstance(listed, list) else None
 
     try:
-        paths, path_problems = _chapter_paths(root, config, shown_config)
+        paths, path_problems = _chapter_paths(root, chapters, shown_config)
     except OSError as exc:
         raise BuildFailed([error("book-unreadable", f"cannot list the book folder: {exc.strerror}", file=book_dir,
                                  hint="check the folder's permissions")]) from None
     problems += path_problems
     sources = []
+    blocks: list[tuple[Path, Metadata]] = []
     for path in paths:
         rel = path.relative_to(root)
         chapter_text, problem = read_text(path, book_dir / rel)
@@ -129,11 +251,18 @@ def load_manuscript(book_dir: Path) -> Manuscript:
             problems.append(problem)
         else:
             assert chapter_text is not None
-            sources.append(Source(rel, chapter_text))
+            body, block = read_metadata(chapter_text, book_dir / rel, problems)
+            if block is not None:
+                blocks.append((book_dir / rel, block))
+            sources.append(Source(rel, body, block.text if block else ""))
     if not paths and not path_problems:
         problems.append(error("no-chapters", "the book folder has no chapter files", file=book_dir,
                               hint="add Markdown files such as '01-first-chapter.md' beside book.yaml"))
-    if has_errors(problems):
+    places = {key: Place(shown_config, lines.get(key)) for key in data}
+    merged, places, lenient, merge_problems = merge_metadata(data, places, blocks)
+    config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient, text=text)
+    problems += merge_problems + config_problems
+    if config is None or has_errors(problems):
         raise BuildFailed(problems)
     return Manuscript(root=root, config=config, config_text=text, sources=tuple(sources), warnings=tuple(problems),
-                      shown_root=book_dir)
+                      shown_root=book_dir, places=places)

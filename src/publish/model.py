@@ -7,6 +7,7 @@ between chapters point at real ids, and every image has been found inside the bo
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +50,46 @@ class Chapter:
     notes: tuple[Note, ...]
     words: int
     anchors: frozenset[str]  # every id in the chapter, its own included
+    parts: tuple[str, ...] = ()  # the parts it belongs to, outermost first (a book titled from its folders)
+    title_id: str = ""  # the id of the title's own element
 
     @property
     def file_name(self) -> str:
         return f"chapter-{self.index:03d}.xhtml"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the contents: a part, a chapter or a section, with the lines nested under it."""
+
+    kind: str  # "part", "chapter" or "section"
+    text: str  # plain text
+    html: str  # inline markup
+    id: str  # the anchor it leads to (a part leads to its first chapter)
+    children: tuple[Entry, ...] = ()
+
+
+def _sections(chapter: Chapter, depth: int) -> tuple[Entry, ...]:
+    """The chapter's headings down to `depth` levels below its title, nested by level."""
+    root: list[tuple[int, Entry, list]] = []
+    stack: list[tuple[int, list]] = [(2, root)]
+    for heading in chapter.headings:
+        if heading.level > 2 + depth:
+            continue
+        while stack[-1][0] >= heading.level:
+            stack.pop()
+        children: list = []
+        stack[-1][1].append((heading.level, Entry("section", heading.text, heading.html, heading.id), children))
+        stack.append((heading.level, children))
+
+    def build(items: list) -> tuple[Entry, ...]:
+        return tuple(Entry(e.kind, e.text, e.html, e.id, build(kids)) for _, e, kids in items)
+
+    return build(root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +103,35 @@ class Book:
     slug: str  # output file stem
     cover: Asset | None = None  # the author's cover image; None means one is generated
     diagnostics: tuple[Diagnostic, ...] = ()
+    chapter_level: int | None = None  # the Markdown heading level of the chapters ('#' is 1), if any
+    titled_by_names: bool = False  # each file is a chapter titled from its name (docs/manuscripts.md)
 
     @property
     def words(self) -> int:
         return sum(c.words for c in self.chapters)
+
+    def contents(self, depth: int = 2) -> tuple[Entry, ...]:
+        """The contents: each chapter with its sections down to `depth` levels, under its parts."""
+        top: list[Entry] = []
+        open_parts: list[tuple[str, list[Entry], str]] = []  # (title, entries, first chapter's id)
+
+        def close(keep: int) -> None:
+            while len(open_parts) > keep:
+                title, entries, first = open_parts.pop()
+                part = Entry("part", title, _escape(title), first, tuple(entries))
+                (open_parts[-1][1] if open_parts else top).append(part)
+
+        for chapter in self.chapters:
+            shared = 0
+            while shared < min(len(open_parts), len(chapter.parts)) and open_parts[shared][0] == chapter.parts[shared]:
+                shared += 1
+            close(shared)
+            for title in chapter.parts[shared:]:
+                open_parts.append((title, [], chapter.id))
+            entry = Entry("chapter", chapter.title.text, chapter.title.html, chapter.id, _sections(chapter, depth))
+            (open_parts[-1][1] if open_parts else top).append(entry)
+        close(0)
+        return tuple(top)
 
     def chapter_of(self, element_id: str) -> Chapter | None:
         """The chapter that holds `element_id`, for editions that split the book into files."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 
@@ -26,6 +27,7 @@ from .diagnostics import Diagnostic, warning
 from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
+from .print_math import draw_math, undrawable
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -102,6 +104,7 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
+    book = draw_math(book)  # WeasyPrint lays out no MathML
     # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
                              direction=book.config.direction, font_size=book.config.font_size))
@@ -119,32 +122,71 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+# The book folder as the print edition's HTML sees it: one fixed address, so that nothing in the
+# PDF depends on where the book lies on the author's disk (WeasyPrint names each image by a hash
+# of its address, and resolves a link it cannot follow against the base address). The fetcher
+# reads the real folder behind it.
+BOOK_URL = "file:///publish-book/"
+
+
 def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
     from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
-    root = book_root.resolve()
+    root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
     # Images the parse stage vetted that live elsewhere (web images the author allowed, kept in a
-    # cache outside the book folder) are served from where the print edition's HTML says they are.
-    elsewhere = {root / a.href: a.source for a in assets if not a.source.resolve().is_relative_to(root)}
-    return SandboxFetcher(root, STYLES_DIR, served=elsewhere)
+    # cache outside the book folder; files whose names were made URL-safe) are served from where
+    # the print edition's HTML says they are.
+    elsewhere = {root / a.href: a.source for a in assets if a.source.resolve() != (root / a.href).resolve()}
+    return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
-    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`)."""
+    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). No link
+    leads into the author's machine (see `_inert_local_links`): those made inert are added to
+    `dead_links`."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        found = _inert_local_links(pdf)
+        if dead_links is not None:
+            dead_links.extend(found)
         if whole_fonts:
             _untag_whole_fonts(pdf)
         if _SPED_UP:
             _compress_ahead(pdf)
 
     return finish
+
+
+def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
+    """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
+    parse stage left as it was) against the base address, and writes `file:///…/02-two.md`: a
+    link to nowhere for a reader, and once the author's own path. Whatever `file:` link reaches
+    the PDF, it is made inert, its description keeping only what the author wrote. Returns those
+    links as the author wrote them."""
+    import pydyf
+
+    found = []
+    for obj in pdf.objects:
+        if not (isinstance(obj, dict) and obj.get("Subtype") == "/Link"):
+            continue
+        action = obj.get("A")
+        uri = action.get("URI") if isinstance(action, dict) and action.get("S") == "/URI" else None
+        target = uri.string if isinstance(uri, pydyf.String) else None
+        if target is None or urlsplit(target).scheme.lower() != "file":
+            continue
+        parts = urlsplit(target)
+        written = unquote(target[len(BOOK_URL):] if target.startswith(BOOK_URL) else Path(parts.path).name
+                          + (f"#{parts.fragment}" if parts.fragment else ""))
+        del obj["A"]
+        obj["Contents"] = pydyf.String(written)
+        found.append(written)
+    return found
 
 
 def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
@@ -252,8 +294,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
         for attempt in range(2):
             if attempt:
                 gc.collect()  # the first layout's pages, before the second's
-            html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed),
-                                   base_url=str(book.root) + "/", url_fetcher=fetcher)
+            html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed), base_url=BOOK_URL,
+                                   url_fetcher=fetcher)
             # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
             document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
                                    presentational_hints=True)
@@ -270,8 +312,10 @@ def render_pdf(book: Book, *, profile: str | None = None,
             f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in"
         pages = page_map(document, source=source)
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
+        dead_links: list[str] = []
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
-                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print"))
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print",
+                                                        dead_links=dead_links))
     finally:
         logger.removeHandler(collect)
         gc.unfreeze()
@@ -280,5 +324,10 @@ def render_pdf(book: Book, *, profile: str | None = None,
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
                      for message in dict.fromkeys(collect.messages)
-                     if not (missing and message.startswith(".notdef glyph")))  # already named, with their line
-    return PdfEdition(data, missing + problems, pages, len(document.pages))
+                     if not (missing and message.startswith(".notdef glyph"))  # already named, with their line
+                     and not message.endswith("has no required alt description"))  # so is this (image-alt)
+    problems += tuple(warning("pdf-dead-link", f"the link to '{href}' leads nowhere in the print edition: it is "
+                              "printed as plain text", file=Path(book.root.name),
+                              hint="check the link's target: a chapter file of the book with an id in it, or a "
+                                   "web address") for href in dict.fromkeys(dead_links))
+    return PdfEdition(data, missing + undrawable(book) + problems, pages, len(document.pages))

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import watchfiles
 
-from .diagnostics import BuildFailed, Diagnostic, Severity
+from .diagnostics import BuildFailed, Diagnostic, Severity, error
 from .html import render_html, static_files
 from .manuscript import load_manuscript
 from .parse import parse_book
@@ -62,6 +65,8 @@ class Rebuilder:
         self._generation = 0
 
     def build(self, *, changed: tuple[Path, ...] = ()) -> Site:
+        """The web edition as the book folder is now; never raises: any problem, the book's or a
+        bug's, is a page listing it, and the next save builds again."""
         started = time.perf_counter()
         self._generation += 1
         known, converted = len(self._chapters), 0
@@ -75,15 +80,30 @@ class Rebuilder:
                 converted = len(self._chapters) - known
                 for digest in set(self._chapters) - current:
                     del self._chapters[digest]
+            files = render_html(book, live_reload=self._generation)
         except BuildFailed as failure:
-            page = render("preview-error.html", diagnostics=failure.diagnostics, book_dir=self.book_dir,
-                          errors=sum(d.severity is Severity.ERROR for d in failure.diagnostics),
-                          generation=self._generation)
-            files = {**static_files(), "index.html": page.encode()}
-            return Site(self._generation, files, failure.diagnostics, True, time.perf_counter() - started,
-                        converted, changed)
-        files = render_html(book, live_reload=self._generation)
+            return self._failed(failure.diagnostics, started, converted, changed)
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the preview: it is shown like any error
+            if os.environ.get("PUBLISH_DEBUG"):
+                traceback.print_exc()
+            self._chapters.clear()  # whatever state led here is not trusted for the next build
+            problem = error("internal", f"publish failed while rebuilding: {type(exc).__name__}: {exc}",
+                            hint="this is a bug in publish, not in your book: please report it (PUBLISH_DEBUG=1 "
+                                 "shows the traceback). The preview goes on and builds again on the next save")
+            return self._failed((problem,), started, converted, changed)
         return Site(self._generation, files, book.diagnostics, False, time.perf_counter() - started, converted, changed)
+
+    def failure(self, *problems: Diagnostic) -> Site:
+        """A new build that is only a page listing `problems` (e.g. the folder cannot be watched)."""
+        self._generation += 1
+        return self._failed(problems, time.perf_counter(), 0, ())
+
+    def _failed(self, diagnostics: tuple[Diagnostic, ...], started: float, converted: int,
+                changed: tuple[Path, ...]) -> Site:
+        page = render("preview-error.html", diagnostics=diagnostics, book_dir=self.book_dir,
+                      errors=sum(d.severity is Severity.ERROR for d in diagnostics), generation=self._generation)
+        files = {**static_files(), "index.html": page.encode()}
+        return Site(self._generation, files, diagnostics, True, time.perf_counter() - started, converted, changed)
 
 
 class _Hub:
@@ -234,6 +254,18 @@ class PreviewServer:
             pass
 
     def _watch(self) -> None:
+        # The thread must outlive anything a save can do: a failed build is a page (see
+        # `Rebuilder.build`), and should the watching itself fail (the folder gone a moment, too
+        # many files), it starts again a moment later.
+        while not self._stop.is_set():
+            try:
+                self._watch_once()
+            except Exception as exc:  # noqa: BLE001 - see above
+                self._report(error("watch", f"could not watch '{self.book_dir}' for changes: {exc}",
+                                   file=self.book_dir, hint="the preview tries again in a second"))
+                self._stop.wait(1.0)
+
+    def _watch_once(self) -> None:
         # step: how long a burst of saves may go quiet before a build starts; an editor's save is
         # often a write and a rename, and 30 ms joins them while keeping the reload quick.
         for changes in watchfiles.watch(*self._watched, stop_event=self._stop, step=30, debounce=400,
@@ -241,6 +273,14 @@ class PreviewServer:
             if self._stop.is_set():
                 break
             changed = tuple(sorted({Path(path) for _, path in changes}))
-            site = self._rebuilder.build(changed=changed)
-            self._hub.publish(site)
+            self._show(self._rebuilder.build(changed=changed))
+
+    def _show(self, site: Site) -> None:
+        self._hub.publish(site)
+        try:
             self.on_build(site)
+        except Exception as exc:  # noqa: BLE001 - printing a report must not stop the watcher
+            print(f"publish preview: could not report build {site.generation}: {exc}", file=sys.stderr)
+
+    def _report(self, problem: Diagnostic) -> None:
+        self._show(self._rebuilder.failure(problem))

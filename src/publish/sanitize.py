@@ -21,13 +21,31 @@ from .diagnostics import Diagnostic, warning
 # What XML 1.0 forbids, and the C1 controls and noncharacters that HTML calls parse errors.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 
+# Presentation MathML, as the math construct (publish.markdown.math) writes it and EPUB 3 allows it.
+MATHML_TAGS = frozenset({
+    "math", "menclose", "merror", "mfrac", "mi", "mmultiscripts", "mn", "mo", "mover", "mpadded", "mphantom",
+    "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd",
+    "mtext", "mtr", "munder", "munderover", "none", "semantics", "annotation"})
+_MATHML_ATTRIBUTES = {"mathvariant", "mathsize", "mathcolor", "mathbackground", "displaystyle", "scriptlevel", "dir"}
+_MATHML_ATTRIBUTES_OF = {
+    "math": {"display", "alttext", "xmlns"},
+    "mo": {"form", "fence", "separator", "lspace", "rspace", "stretchy", "symmetric", "maxsize", "minsize", "largeop",
+           "movablelimits", "accent"},
+    "mover": {"accent"}, "munder": {"accentunder"}, "munderover": {"accent", "accentunder"},
+    "mfrac": {"linethickness", "bevelled"}, "mspace": {"width", "height", "depth", "linebreak"},
+    "mpadded": {"width", "height", "depth", "lspace", "voffset"}, "menclose": {"notation"},
+    "mtable": {"columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame",
+               "framespacing", "equalrows", "equalcolumns", "width"},
+    "mtr": {"columnalign", "rowalign"}, "mtd": {"columnalign", "rowalign", "columnspan", "rowspan"},
+    "ms": {"lquote", "rquote"}, "annotation": {"encoding"},
+}
 # Left out: obsolete elements; <rtc> and <bdo> without dir, which EPUBCheck's schema refuses; and <wbr>,
 # which lxml's HTML parser does not know is empty (it would nest the rest of the paragraph in it).
-_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u", "tfoot"}) - {
+_ALLOWED_TAGS = (nh3.ALLOWED_TAGS | {"section", "figure", "figcaption", "aside", "dfn", "small", "s", "u", "tfoot"} | MATHML_TAGS) - {
     "area", "map", "center", "strike", "tt", "acronym", "rtc", "bdo", "wbr"}
 _ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "lang", "dir", "title", "role"},
-    "a": {"href", "hreflang"},
+    "a": {"href", "hreflang", "name"},  # name: the old way to make an anchor, made an id by the repair
     "img": {"src", "alt", "width", "height"},
     "ol": {"start", "reversed", "type"},
     "td": {"colspan", "rowspan", "headers"},
@@ -35,6 +53,8 @@ _ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"}, "q": {"cite"}, "time": {"datetime"}, "data": {"value"},
     "del": {"cite", "datetime"}, "ins": {"cite", "datetime"}, "col": {"span", "style"}, "colgroup": {"span"},
     "table": {"style"},
+    **{tag: _MATHML_ATTRIBUTES | _MATHML_ATTRIBUTES_OF.get(tag, set()) for tag in MATHML_TAGS},
+    "span": {"data-cites", "data-cite", "data-mode"},  # a citation's marks (publish.markdown.citations)
 }
 # The one style a book keeps: a table's or a column's relative width, as Pandoc's tables give it.
 _WIDTH_STYLE = re.compile(r"^width: ?[0-9]{1,3}%;?$")
@@ -63,6 +83,9 @@ _NUMBER = re.compile(r"^[0-9]{1,4}$")
 
 def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
     """nh3's attribute filter: drop values that would make the XHTML invalid."""
+    if element in MATHML_TAGS and attribute != "dir":
+        # MathML's lengths are not HTML's numbers; its namespace may only be its own.
+        return value if attribute != "xmlns" or value == "http://www.w3.org/1998/Math/MathML" else None
     if attribute in {"lang", "hreflang"}:
         return value if value == "" or langcodes.tag_is_valid(value) else None
     if attribute == "dir":
@@ -91,7 +114,7 @@ def sanitize(html: str) -> str:
 # HTML's content models, as far as sanitised HTML can break them: an HTML parser keeps a <details>
 # inside a heading or an <li> outside a list, and EPUBCheck refuses both. Such an element gives way
 # to its content.
-_PHRASING = {"a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
+_PHRASING = {"math", "a", "abbr", "b", "bdi", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins", "kbd", "mark",
              "q", "ruby", "rp", "rt", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
 _PHRASING_ONLY = (_PHRASING - {"a", "ins", "del", "ruby"}) | {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "summary"}
 _PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details"}, "figcaption": {"figure"},
@@ -100,15 +123,33 @@ _PARENTS = {"li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"}, "summary": {"details
             "td": {"tr"}, "th": {"tr"}}
 
 
+# Elements whose content is elements only: text directly inside them is not allowed.
+_NO_TEXT = {"ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr", "colgroup"}
+_TABLE_PARTS = {"caption", "colgroup", "thead", "tbody", "tfoot", "tr"}
+
+
 def _misplaced(element: etree._Element) -> bool:
     parent = element.getparent()
-    if element.tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[element.tag]):
+    tag = element.tag
+    if tag in MATHML_TAGS and tag != "math":
+        return False  # MathML's own content model is not HTML's (nh3 drops MathML outside <math>)
+    if tag in _PARENTS and (parent is None or parent.tag not in _PARENTS[tag]):
         return True
-    if element.tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
+    if tag == "details" and (not len(element) or element[0].tag != "summary" or (element.text or "").strip()):
         return True
-    if element.tag in {"ul", "ol"} and any(child.tag != "li" for child in element):
+    if tag in {"ul", "ol"} and any(child.tag != "li" for child in element):
         return True
-    if element.tag not in _PHRASING:
+    if tag == "dl" and any(child.tag not in {"dt", "dd"} for child in element):
+        return True
+    if tag == "table" and any(child.tag not in _TABLE_PARTS for child in element):
+        return True
+    if tag == "caption" and parent is not None and parent.index(element) != 0:
+        return True
+    if tag in _NO_TEXT and ((element.text or "").strip() or any((child.tail or "").strip() for child in element)):
+        return True
+    if tag == "a" and any(ancestor.tag == "a" for ancestor in element.iterancestors()):
+        return True  # a link inside a link: the inner one gives way to its text
+    if tag not in _PHRASING:
         # a, ins and del take their parent's model: look through them to the nearest real one.
         ancestor = parent
         while ancestor is not None and ancestor.tag in {"a", "ins", "del"}:
@@ -117,14 +158,41 @@ def _misplaced(element: etree._Element) -> bool:
     return False
 
 
+def _place_captions(root: etree._Element) -> None:
+    """A figure has one caption, first or last: a caption in the middle moves to the end, and a
+    second one gives way to its content."""
+    for figure in root.iter("figure"):
+        captions = [child for child in figure if child.tag == "figcaption"]
+        for extra in captions[1:]:
+            extra.drop_tag()
+        if captions and figure.index(captions[0]) not in {0, len(figure) - 1}:
+            caption = captions[0]
+            if caption.tail and caption.tail.strip():
+                previous = caption.getprevious()
+                previous.tail = (previous.tail or "") + caption.tail
+            caption.tail = None
+            figure.append(caption)
+
+
 def repair_content_model(root: etree._Element) -> None:
+    """Make sanitised HTML fit XHTML's content models: an element that may not stand where it is
+    gives way to its content (text and children kept in its place), so nothing is lost."""
+    for anchor in root.iter("a"):
+        # <a name="x"> is how Markdown authors (and GitHub) make an anchor; XHTML knows only id.
+        name = anchor.attrib.pop("name", None)
+        if name and name.strip() and anchor.get("id") is None:
+            anchor.set("id", name.strip())
     changed = True
     while changed:
         changed = False
         for element in list(root.iterdescendants()):
             if isinstance(element.tag, str) and _misplaced(element):
+                if element.tag not in _PHRASING:  # a block's edges separate words: keep them apart
+                    element.text = " " + (element.text or "")
+                    element.tail = " " + (element.tail or "")
                 element.drop_tag()  # keeps its text and children in its place
                 changed = True
+    _place_captions(root)
 
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

@@ -13,12 +13,13 @@ from markupsafe import Markup
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
 TYPEFACE = "Gentium Book Plus"
+MATH_TYPEFACE = "STIX Two Math"  # formulas: MathML on screen, drawn as SVG in print (see print_math)
 COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
 
 # The parse stage writes ARIA roles, which every edition understands; the EPUB adds the matching
 # epub:type that reading systems use for pop-up notes and page navigation.
-EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak"}
+EPUB_TYPES = {"doc-noteref": "noteref", "doc-pagebreak": "pagebreak", "doc-biblioref": "biblioref"}
 
 
 def with_epub_types(html: str) -> Markup:

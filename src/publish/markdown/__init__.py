@@ -17,17 +17,19 @@ from pathlib import Path
 
 import markdown
 from markdown.extensions import Extension
-from markdown.extensions.toc import slugify_unicode
 
 from ..diagnostics import Diagnostic, warning
 from ..sanitize import without_code
-from . import fenced_divs, raw_tex
+from . import fenced_divs, math, raw_tex
+from .attributes import AttributesExtension
 from .breaks import BackslashBreaksExtension
+from .citations import CitationExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
 from .line_blocks import LineBlocksExtension
 from .lists import PandocListsExtension
 from .problems import Problem
+from .rawhtml import RawHtmlExtension
 from .spans import BracketedSpansExtension
 from .tables import PandocTablesExtension
 
@@ -48,18 +50,22 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("subscript and strikeout", lambda: "pymdownx.tilde"),
     Construct("smart punctuation", lambda: "smarty"),
     Construct("tables", PandocTablesExtension),  # pipe, simple, multiline and grid tables, captions
-    Construct("attribute lists", lambda: "attr_list"),
+    # Only valid attribute syntax: `## Using {braces}` keeps its braces. Heading ids are not
+    # made here but in resolve.py, by Pandoc's rules, since they must be unique across the book.
+    Construct("attribute lists", AttributesExtension),
+    # Only what is a tag by HTML's syntax: `"<Edit...>"` is text.
+    Construct("raw HTML", RawHtmlExtension),
     Construct("bracketed spans", BracketedSpansExtension),
     Construct("backslash line breaks", BackslashBreaksExtension),
     Construct("implicit header references", HeaderReferencesExtension),
     Construct("fenced divs", fenced_divs.FencedDivsExtension),
     Construct("line blocks", LineBlocksExtension),
     Construct("raw TeX", raw_tex.RawTexExtension),
-    # A chapter's own "# Title" is the book's second level: the book title is the first.
-    Construct("heading ids", lambda: "toc", {"baselevel": 2, "slugify": slugify_unicode}),
     Construct("definition lists", lambda: "def_list"),
     Construct("fenced code", lambda: "fenced_code"),
     Construct("lists", PandocListsExtension),
+    Construct("math", lambda: math.MathExtension()),
+    Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations
 )
 
 

@@ -19,7 +19,11 @@ import xml.etree.ElementTree as etree
 
 import markdown
 from markdown.extensions import Extension
-from markdown.extensions.footnotes import FN_BACKLINK_TEXT, NBSP_PLACEHOLDER, FootnoteExtension
+from markdown.extensions.footnotes import (
+    FN_BACKLINK_TEXT,
+    NBSP_PLACEHOLDER,
+    FootnoteExtension,
+)
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
