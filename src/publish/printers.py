@@ -197,8 +197,10 @@ def geometry(service: Service, *, binding: str, paper: str, pages: int, trim_wid
     spine_safe = None
     if leaves(pages) >= service.spine_text_pages and room > 0:
         spine_safe = Box(spine_box.x + service.fold, spine_box.y + safe, room, panel_h - 2 * safe)
+    # Where the service puts it, but never in its own unsafe strip (Lulu keeps 0.5 in clear).
     bar = service.barcode
-    barcode = Box(back.right - bar.from_spine - bar.width, back.bottom - bar.from_bottom - bar.height, bar.width, bar.height)
+    from_spine, from_bottom = max(bar.from_spine, safe), max(bar.from_bottom, safe)
+    barcode = Box(back.right - from_spine - bar.width, back.bottom - from_bottom - bar.height, bar.width, bar.height)
     shape = Geometry(service.name, binding, paper, pages, spine, width, height, trim, back, spine_box, front,
                      back_safe, front_safe, spine_safe, barcode)
     return shape.reversed() if right_to_left else shape
