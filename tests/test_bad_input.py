@@ -11,7 +11,6 @@ import pytest
 from bookfolder import PNG, snapshot, write_book
 
 from publish.cli import EXIT_BOOK, EXIT_OK, main
-from publish.diagnostics import BuildFailed
 from publish.manuscript import load_manuscript
 from publish.parse import parse_book
 

@@ -16,12 +16,18 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from bookfolder import write_book
+from conftest import _corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookfolder import write_book
-from conftest import _corpus
-from publish.citations import DEFAULT_STYLE, input_files, pandoc_path, resolve_citations, section_title
+from publish.citations import (
+    DEFAULT_STYLE,
+    input_files,
+    pandoc_path,
+    resolve_citations,
+    section_title,
+)
 from publish.diagnostics import BuildFailed, Severity
 from publish.manuscript import load_manuscript
 from publish.model import Book

@@ -14,13 +14,20 @@ import collections
 import re
 import unicodedata
 import zipfile
-from pathlib import Path
 
 import pytest
 from conftest import CORPUS, CorpusBuild, build_corpus_book
 from lxml import etree
 from validators import AceReport, EpubcheckReport, run_ace, run_epubcheck
-from words import SourceWords, dropped_words, epub_words, loss, pdf_words, source_words, web_words
+from words import (
+    SourceWords,
+    dropped_words,
+    epub_words,
+    loss,
+    pdf_words,
+    source_words,
+    web_words,
+)
 
 from publish.manuscript import load_manuscript
 

@@ -3,7 +3,6 @@ the EPUB and the web edition, drawn as SVG on the text's baseline in print."""
 
 from __future__ import annotations
 
-import io
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path

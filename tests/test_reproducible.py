@@ -22,10 +22,10 @@ from validators import pdf_info
 
 from publish.build import build
 from publish.cli import EXIT_BOOK, EXIT_OK, main
+from publish.config import parse_date
 from publish.diagnostics import BuildFailed
 from publish.epub import render_epub
 from publish.manuscript import load_manuscript
-from publish.config import parse_date
 from publish.parse import DEFAULT_MODIFIED, parse_book
 
 REPO = Path(__file__).resolve().parents[1]
@@ -208,8 +208,6 @@ def test_the_print_edition_never_carries_a_path_of_the_authors_machine(note_link
     assert pdf.read_bytes() == (other_out / "a-test-book.pdf").read_bytes()  # the folder does not show
 
 
-@pytest.mark.xfail(strict=True, reason="links inside notes are resolved by the parse stage: issue 10's work "
-                                       "(link resolution everywhere), not merged yet")
 def test_a_cross_chapter_link_in_a_note_leads_to_its_target_in_the_epub(note_link_builds: tuple[Path, ...]) -> None:
     _, out, _, _ = note_link_builds
     with zipfile.ZipFile(out / "a-test-book.epub") as archive:

@@ -11,7 +11,13 @@ from conftest import MakeBook, parse
 
 from publish.diagnostics import Diagnostic
 from publish.model import Book, Chapter
-from publish.resolve import anchor_hint, gfm_identifier, pandoc_identifier, title_from_name, unique_identifier
+from publish.resolve import (
+    anchor_hint,
+    gfm_identifier,
+    pandoc_identifier,
+    title_from_name,
+    unique_identifier,
+)
 
 
 def tree(chapter: Chapter) -> lxml.html.HtmlElement:

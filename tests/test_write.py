@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from bookfolder import snapshot as full_snapshot
-from conftest import EPOCH, MakeBook
+from conftest import MakeBook
 
 from publish import write
 from publish.cli import EXIT_BOOK, EXIT_OK, main

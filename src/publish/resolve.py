@@ -45,6 +45,8 @@ from rapidfuzz.distance import OSA
 from .citations import resolve_citations
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
+from .identifiers import allowed_in_identifier as _allowed
+from .identifiers import gfm_identifier, pandoc_identifier, unique_identifier
 from .manuscript import Manuscript, Source
 from .markdown import source_problems
 from .markdown.math import formula_problems
@@ -72,39 +74,6 @@ _ORDER_PREFIX = re.compile(r"^\d+[_\-. ]+(?=\S)")
 _PAGE_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".xhtml")
 # GitHub's rendered pages prefix every id the author wrote; links copied from them carry the prefix.
 _GITHUB_PREFIX = "user-content-"
-
-
-# --- Pandoc's and GitHub's automatic identifiers ------------------------------------------------------
-
-
-def _allowed(char: str, *, gfm: bool) -> bool:
-    category = unicodedata.category(char)
-    if category[0] in "LN" or char in "-_":
-        return True
-    if gfm:
-        return category in {"Mn", "Mc", "Me", "Pc"}
-    return char == "."
-
-
-def pandoc_identifier(text: str) -> str:
-    """Pandoc's `auto_identifiers`: lower case, only letters, digits, '_', '-' and '.', words
-    joined by '-', and nothing before the first letter."""
-    kept = "".join(c for c in text.lower() if c.isspace() or _allowed(c, gfm=False))
-    joined = "-".join(kept.split())
-    return joined[next((i for i, c in enumerate(joined) if c.isalpha()), len(joined)):]
-
-
-def gfm_identifier(text: str) -> str:
-    """GitHub's (and Pandoc's `gfm_auto_identifiers`): lower case, punctuation dropped, each space a '-'."""
-    return "".join("-" if c.isspace() else c for c in text.lower() if c.isspace() or _allowed(c, gfm=True))
-
-
-def unique_identifier(base: str, used: set[str]) -> str:
-    """Pandoc's rule for a repeated identifier: `intro`, then `intro-1`, `intro-2`…"""
-    base = base or "section"
-    if base not in used:
-        return base
-    return next(f"{base}-{n}" for n in range(1, len(used) + 2) if f"{base}-{n}" not in used)
 
 
 class _Ids:

@@ -3,9 +3,9 @@
 Written here: Python-Markdown has no such extension. Before inline markup is read, every
 heading's text becomes a link reference (lower-cased, as Python-Markdown keys them), unless the
 author defined that reference: theirs wins, as in Pandoc. Such a link first points at a
-placeholder; once the headings have their ids (attribute lists at 8, heading ids at 5) it is
-pointed at the heading's real id, so it follows whatever rule makes ids, and parse's renaming
-of duplicate ids after it. A heading still without an id then gets `heading_id` of its text.
+placeholder; once attribute lists have set the ids authors wrote, it is pointed at the heading's
+id: the author's, or the one Pandoc gives its text within the file. Headings without an id keep
+none here: `resolve` gives them Pandoc's ids book-wide, and maps the file's own names to them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import xml.etree.ElementTree as etree
 
 import markdown
 from markdown.extensions import Extension
-from markdown.extensions.toc import slugify_unicode
 from markdown.treeprocessors import Treeprocessor
+
+from ..identifiers import pandoc_identifier
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _ATTRIBUTES = re.compile(r"\s*\{:?[^}\n]*\}\s*$")  # a heading's trailing {#id .class}
@@ -25,8 +26,8 @@ _PLACEHOLDER = "#publish-implicit-heading-{}"
 
 
 def heading_id(text: str) -> str:
-    """The id of a heading that has none yet (the rule the heading-ids construct follows)."""
-    return slugify_unicode(text, "-")
+    """The name Pandoc gives a heading with this text, which `resolve` maps to its book-wide id."""
+    return pandoc_identifier(text)
 
 
 def _key(text: str) -> str:
@@ -58,9 +59,7 @@ class HeadingLinks(Treeprocessor):
     def run(self, root: etree.Element) -> None:
         targets = {}
         for placeholder, heading, text in getattr(self.md, "implicit_headings", []):
-            if not heading.get("id"):
-                heading.set("id", heading_id(text))
-            targets[placeholder] = "#" + heading.get("id")
+            targets[placeholder] = "#" + (heading.get("id") or heading_id(text))
         if targets:
             for link in root.iter("a"):
                 if link.get("href") in targets:
