@@ -17,6 +17,7 @@ from publish.check import check_book
 from publish.cli import main
 from publish.diagnostics import BuildFailed, Severity
 from publish.printcheck import check_print_outputs, print_configs
+from publish.write import RECORD
 from validators import run_ace, run_epubcheck
 
 CHAPTER = """\
@@ -48,7 +49,7 @@ editions:
 """
 STEM = "the-lighthouse-keeper"
 FILES = {f"{STEM}-{name}" for name in ("paperback.pdf", "paperback-cover.pdf", "hardcover.pdf", "hardcover-cover.pdf",
-                                       "large-print.pdf", "large-print-cover.pdf", "ebook.epub")} | {STEM}
+                                       "large-print.pdf", "large-print-cover.pdf", "ebook.epub")} | {STEM, RECORD}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def test_each_cover_fits_its_own_interior(keeper: tuple[Path, Path]) -> None:
 def test_one_edition_alone(keeper: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root, _ = keeper
     assert main(["build", str(root), "-o", str(tmp_path / "one"), "--edition", "paperback", "-q"]) == 0
-    assert {p.name for p in (tmp_path / "one").iterdir()} == {f"{STEM}-paperback.pdf", f"{STEM}-paperback-cover.pdf"}
+    assert {p.name for p in (tmp_path / "one").iterdir()} == {f"{STEM}-paperback.pdf", f"{STEM}-paperback-cover.pdf", RECORD}
     assert main(["build", str(root), "-o", str(tmp_path / "none"), "--edition", "audiobook", "-q"]) == 1
     err = capsys.readouterr().err
     assert "--edition audiobook: the book has no such edition" in err and "ebook, paperback, hardcover, large-print" in err
