@@ -22,6 +22,7 @@ fit inside the safe zone and clear of the barcode, it is set again a size smalle
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import io
@@ -324,6 +325,11 @@ def _stylesheets(styles_dir: Path):  # noqa: ANN202 - (FontConfiguration, [CSS])
     fetcher = SandboxFetcher(styles_dir, allow_data=False, description="the styles folder")
     return fonts, [weasyprint.CSS(filename=str(styles_dir / name), url_fetcher=fetcher, font_config=fonts)
                    for name in STYLESHEETS]
+
+
+# Let go of the cached FontConfiguration before the interpreter tears its modules down: its
+# __del__ then finds the library calls it needs (else "Exception ignored in ... __del__" at exit).
+atexit.register(_stylesheets.cache_clear)
 
 
 def render_wrap(book: Book, *, pages: int, styles_dir: Path = STYLES_DIR) -> WrapEdition:
