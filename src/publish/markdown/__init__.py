@@ -31,6 +31,7 @@ from .line_blocks import LineBlocksExtension
 from .lists import PandocListsExtension
 from .problems import Problem
 from .rawhtml import RawHtmlExtension
+from .references import ReferenceDefinitionsExtension
 from .spans import BracketedSpansExtension
 from .tables import PandocTablesExtension
 
@@ -58,6 +59,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("raw HTML", RawHtmlExtension),
     Construct("bracketed spans", BracketedSpansExtension),
     Construct("backslash line breaks", BackslashBreaksExtension),
+    Construct("reference links", ReferenceDefinitionsExtension),  # `[a]: /my file.html`: addresses with spaces
     Construct("implicit header references", HeaderReferencesExtension),
     Construct("fenced divs", fenced_divs.FencedDivsExtension),
     Construct("line blocks", LineBlocksExtension),
