@@ -41,6 +41,7 @@ import lxml.html
 import yaml
 from lxml import etree
 
+from . import safe_yaml
 from .diagnostics import Diagnostic, warning
 from .manuscript import Manuscript, Source, read_text
 from .templates import STYLES_DIR
@@ -165,10 +166,10 @@ def _entry_keys(file: _File) -> list[str]:
         if suffix == ".json":
             return [str(e.get("id")) for e in json.loads(text) if isinstance(e, dict)]
         if suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(text)
+            data = safe_yaml.load(text)
             entries = data.get("references", []) if isinstance(data, dict) else data
             return [str(e.get("id")) for e in entries or [] if isinstance(e, dict)]
-    except (ValueError, yaml.YAMLError, AttributeError, TypeError):
+    except (ValueError, yaml.YAMLError, AttributeError, TypeError, RecursionError):
         return []
     return re.findall(r"^ID\s+-\s+(\S+)", text, re.MULTILINE)  # RIS
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from . import safe_yaml
 from .config import BookConfig, Place, build_config, read_yaml_mapping, same_value
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 
@@ -126,8 +127,8 @@ def _yaml_block(text: str, shown: Path, problems: list[Diagnostic]) -> Metadata 
         return None
     block = "\n".join(lines[1:end])
     try:
-        loaded = yaml.safe_load(block)
-    except yaml.YAMLError:
+        loaded = safe_yaml.load(block)
+    except (yaml.YAMLError, RecursionError):
         loaded = None
         if re.match(r"^[\w-]+:", lines[1]):  # it was meant as metadata: say why it is not
             data, _, found = read_yaml_mapping(block, shown, what="the metadata block", first_line=2)

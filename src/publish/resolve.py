@@ -32,7 +32,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -59,6 +59,7 @@ from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
 DEFAULT_MODIFIED = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_MODIFIED = dt.datetime(2107, 12, 31, 23, 59, 58, tzinfo=dt.timezone.utc)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".svg": "image/svg+xml", ".webp": "image/webp"}
@@ -856,7 +857,8 @@ def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.d
     if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
         # A classic's date (1813) says when the text was published, not when this file was made;
         # a file cannot be older than the default, which is also the earliest a zip can record.
-        return max(parsed, DEFAULT_MODIFIED)
+        # Nor later than the last moment a zip can record (2107), for a date far in the future.
+        return min(max(parsed, DEFAULT_MODIFIED), LATEST_MODIFIED)
     return DEFAULT_MODIFIED
 
 
@@ -911,9 +913,13 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
     assets: dict[str, Asset] = {}
     remote = RemoteImages() if manuscript.config.remote_images else None
     for draft in drafts:
-        elements = [draft.root, *draft.note_items]
+        # One rule for every link and image, wherever it stands: the text, the notes, the title.
+        title = [draft.title_element] if draft.title_element is not None else []
+        elements = [draft.root, *draft.note_items, *title]
         links.resolve(draft, elements)
         _collect_images(draft, elements, manuscript.root, assets, problems, remote=remote)
+        if title and draft.title is not None:
+            draft.title = replace(draft.title, html=_inner_html(title[0]))
     cover = None
     if manuscript.config.cover_image:
         place = manuscript.places.get("cover-image")

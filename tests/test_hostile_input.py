@@ -1,0 +1,178 @@
+"""Issue 13: hostile or careless input gets a clear message (file, line, hint), never an internal
+error (exit 3), a hang, or an invalid book. Each test is a case the issue found broken."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from bookfolder import PNG, snapshot, write_book
+
+from publish import safe_yaml
+from publish.cli import EXIT_BOOK, EXIT_OK, main
+
+
+def run(capsys: pytest.CaptureFixture[str], book: Path, out: Path, *extra: str,
+        formats: str = "epub,html") -> tuple[int, str]:
+    code = main(["build", str(book), "-o", str(out), "--format", formats, "-q", *extra])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, err
+
+
+def failing(capsys: pytest.CaptureFixture[str], book: Path, out: Path, formats: str = "epub,html") -> str:
+    code, err = run(capsys, book, out, formats=formats)
+    assert code == EXIT_BOOK, err
+    assert "build failed" in err and "hint:" in err
+    assert snapshot(out) == {}
+    return err
+
+
+def epub_of(out: Path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(next(out.glob("*.epub")))
+
+
+# --- values from book.yaml, metadata blocks and the command line ---------------------------------
+
+@pytest.mark.parametrize("date", ["9999-12-31", "'2108'", "2107-12-31"])
+def test_a_date_past_what_a_zip_can_record_still_builds(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                        date: str) -> None:
+    book = write_book(tmp_path / "book", config=f"title: A Book\nlang: en\ndate: {date}\n")
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK, err
+    with epub_of(tmp_path / "out") as epub:
+        assert {info.date_time[0] for info in epub.infolist()} == {2107}
+        assert epub.testzip() is None
+
+
+@pytest.mark.parametrize("date", ["2020-02-30", "0000-00-00", "2021-13-01"])
+def test_a_date_no_calendar_has_is_an_error_with_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                          date: str) -> None:
+    book = write_book(tmp_path / "book", config=f"title: A Book\nlang: en\ndate: {date}\n")
+    assert f"book.yaml:3: error config-value: 'date': '{date}' is not a date" in failing(capsys, book, tmp_path / "out")
+
+
+@pytest.mark.parametrize(("written", "code_point"), [
+    (r'title: "a\x01b"', "U+0001"), (r'title: "a\uFFFEb"', "U+FFFE"), (r'title: "a\uD800b"', "U+D800"),
+    (r'author: "A\fB"', "U+000C"), (r'spoiler: {text: "It ends\x1b"}', "U+001B"),
+    (r'subject: [drums, "jazz\x7f"]', "U+007F"),
+])
+def test_text_xml_cannot_hold_is_an_error_naming_the_key_and_line(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path, written: str, code_point: str) -> None:
+    config = "lang: en\n" + ("title: A Book\n" if not written.startswith("title") else "") + written + "\n"
+    line = config.count("\n")
+    book = write_book(tmp_path / "book", config=config)
+    err = failing(capsys, book, tmp_path / "out")
+    key = written.split(":")[0]
+    assert f"book.yaml:{line}: error config-value: '{key}': contains the character {code_point}" in err
+    assert "no title" not in err
+
+
+def test_a_metadata_block_with_a_control_character_is_ignored_with_a_warning(capsys: pytest.CaptureFixture[str],
+                                                                            tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": '---\nauthor: "A\\fB"\n---\n\n# One\n\nText.\n'})
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    assert re.search(r"01-one\.md:2: warning config-value: 'author': contains the character U\+000C", err)
+    with epub_of(tmp_path / "out") as epub:
+        assert b"\x0c" not in b"".join(epub.read(n) for n in epub.namelist() if n.endswith((".xhtml", ".opf", ".ncx")))
+
+
+def test_a_raw_control_byte_in_book_yaml_has_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book")
+    (book / "book.yaml").write_bytes(b"title: T\nlang: en\nauthor: A\x01B\n")
+    err = failing(capsys, book, tmp_path / "out")
+    assert "book.yaml:3: error config-yaml: book.yaml is not valid YAML: unacceptable character #x0001" in err
+
+
+def billion_laughs(levels: int = 9, under: str = "title") -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + f"\n{under}: *a{levels - 1}\n"
+
+
+def test_nested_yaml_aliases_are_refused_at_once_with_the_line(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    # Nine levels stand for 9^9 = 387 million values: 44 s and 3 GB before MemoryError, before the fix.
+    book = write_book(tmp_path / "book", config="lang: en\n" + billion_laughs())
+    err = failing(capsys, book, tmp_path / "out")
+    # a5 is the first value past 100,000 (9^6 = 531,441): its line is named.
+    assert "book.yaml:7: error config-yaml-size: book.yaml is too large to read: its aliases expand to " \
+           "more than 100,000 values (the limit)" in err
+
+
+def test_nested_aliases_in_a_metadata_block_are_read_as_text_with_a_warning(capsys: pytest.CaptureFixture[str],
+                                                                            tmp_path: Path) -> None:
+    block = "---\n" + billion_laughs(under="author") + "---\n\n# One\n\nText.\n"
+    book = write_book(tmp_path / "book", chapters={"01-one.md": block})
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    assert "warning metadata-yaml: the metadata block is too large to read" in err
+
+
+def test_the_alias_count_is_linear_in_the_document_not_in_its_expansion() -> None:
+    # Counting by walking distinct nodes: a document of n levels costs n steps whatever 9^n is.
+    visits = 0
+    real = safe_yaml._children
+
+    def counted(node: yaml.Node) -> list[yaml.Node]:
+        nonlocal visits
+        visits += 1
+        return real(node)
+
+    node = yaml.compose(billion_laughs(levels=4))  # 9^4 = 6,561 values: under the limit
+    safe_yaml._children, before = counted, visits
+    try:
+        safe_yaml.check_size(node)
+        small = visits - before
+        safe_yaml.check_size(yaml.compose(billion_laughs(levels=4) + "b: *a3\nc: *a3\n"))
+        assert visits - before - small < small + 10  # two more aliases: a few more visits, not 2 x 6,561
+    finally:
+        safe_yaml._children = real
+    assert small < 200
+
+
+def test_an_alias_inside_itself_is_refused() -> None:
+    with pytest.raises(safe_yaml.YAMLTooLarge, match="refers to the value that contains it"):
+        safe_yaml.load("title: &a [x, *a]\n")
+
+
+def test_yaml_nested_too_deep_for_the_parser_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", config="title: A Book\nsubject: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "error config-yaml-size: book.yaml nests lists or mappings too deeply" in failing(capsys, book,
+                                                                                              tmp_path / "out")
+
+
+@pytest.mark.parametrize("title", ["a\x01b", "", "two\nlines"])
+def test_publish_new_refuses_a_title_no_book_can_hold(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                      title: str) -> None:
+    code = main(["new", str(tmp_path / "book"), "--title", title])
+    err = capsys.readouterr().err
+    assert code == EXIT_BOOK and "error new-title" in err and "hint:" in err
+    assert not (tmp_path / "book").exists()
+
+
+# --- one rule for every link and image, wherever it stands ------------------------------------------
+
+def test_images_and_links_in_a_chapter_title_are_checked_and_rewritten(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={
+        "01-one.md": "# One [see two](02-two.md#two) ![a drum](i.png) ![web](http://example.com/x.png)\n\nText.\n",
+        "02-two.md": "# Two\n\nText.\n"}, files={"i.png": PNG})
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    assert "01-one.md:1: warning image-remote: the image 'http://example.com/x.png' is on the web" in err
+    with epub_of(tmp_path / "out") as epub:
+        chapter = epub.read("EPUB/chapter-001.xhtml").decode()
+        assert "EPUB/i.png" in epub.namelist()
+    title = re.search(r"<h2[^>]*>(.*?)</h2>", chapter)[1]
+    assert 'href="chapter-002.xhtml"' in title and 'src="i.png"' in title
+    assert "example.com" not in chapter and "web" in title  # the description stays
+
+
+def test_an_image_climbing_out_of_a_title_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": "# One ![x](../../etc/x.png)\n\nText.\n"})
+    assert "01-one.md:1: error image-outside" in failing(capsys, book, tmp_path / "out")
