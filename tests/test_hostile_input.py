@@ -212,3 +212,116 @@ def test_the_inline_pass_is_linear_in_a_paragraphs_inline_elements(unit: str) ->
     large, large_index = _profiled(unit * 3000)
     assert large_index == small_index < 20  # a few, whatever the size: none per element
     assert large / small < 2.2
+
+
+# --- sanitising -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("markup", [
+    '<blockquote cite="javascript:alert(1)">A quote.</blockquote>', '<q cite="data:text/html,x">A quote.</q>',
+    '<del cite="vbscript:x">Gone.</del>', '<ins cite="file:///etc/passwd">Added.</ins>',
+    '<blockquote cite=" JavaScript:alert(1)">A quote.</blockquote>',
+])
+def test_every_address_attribute_goes_through_the_one_allow_list(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                 markup: str) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": f"# One\n\n{markup}\n"})
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    assert re.search(r"01-one\.md:3: warning html-unsafe-url: removed the \w+: address from <\w+>", err)
+    with epub_of(tmp_path / "out") as epub:
+        chapter = epub.read("EPUB/chapter-001.xhtml").decode()
+    assert "cite=" not in chapter and ("quote" in chapter or "Gone" in chapter or "Added" in chapter)
+
+
+def test_a_safe_cite_is_kept() -> None:
+    from publish.sanitize import sanitize
+    assert sanitize('<blockquote cite="https://example.org/speech">Q</blockquote>') == \
+        '<blockquote cite="https://example.org/speech">Q</blockquote>'
+
+
+def test_a_chapter_that_is_only_an_html_document_shell(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": "<html></html>\n",
+                                                   "02-two.md": "<html><body><script>x()</script><p>Hi.</p></body></html>\n"})
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    assert "01-one.md:1: warning chapter-empty" in err and "02-two.md:1: warning html-script" in err
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+def test_a_chapter_list_naming_a_symlink_that_loops(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", config="title: A Book\nchapters: [loop.md]\n")
+    (book / "loop.md").symlink_to("loop.md")
+    assert "error chapter-link-loop: chapter 'loop.md' is a symbolic link that leads back to itself" in failing(
+        capsys, book, tmp_path / "out")
+
+
+def test_links_that_loop_for_an_image_a_cover_and_a_bibliography(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", config="title: A Book\nbibliography: refs.bib\ncover-image: cover.png\n",
+                      chapters={"01-one.md": "# One\n\n![A drum](drum.png) as [@key] says.\n"})
+    for name in ("refs.bib", "cover.png", "drum.png"):
+        (book / name).symlink_to(name)
+    err = failing(capsys, book, tmp_path / "out")
+    assert "book.yaml:2: warning bibliography-missing" in err
+    assert "01-one.md:3: error image-missing" in err and "book.yaml:3: error image-missing" in err
+
+
+# --- limits -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "what", "line"), [
+    ("# One\n\n" + ">" * 150 + " deep\n", "quotes ('>')", 3),
+    ("# One\n\n" + "".join("  " * i + "- item\n" for i in range(80)), "lists (by their indentation)", 54),
+    ("# One\n\nText.\n\n" + "<div>" * 150 + "deep" + "</div>" * 150 + "\n", "elements", 5),
+    ("# One\n\n" + "<em>" * 200 + "deep" + "</em>" * 200 + "\n", "elements", 3),
+    ("# One\n\n" + "".join("> " * (i // 2) + "  " * (i % 2) + "- x\n" for i in range(90)), "elements", 3),
+])
+def test_nesting_past_the_limit_is_an_error_with_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                          text: str, what: str, line: int) -> None:
+    # Before: RecursionError in the layout (exit 3), or minutes in the parser for 5,000 levels.
+    book = write_book(tmp_path / "book", chapters={"01-one.md": text})
+    err = failing(capsys, book, tmp_path / "out", formats="epub,pdf")
+    assert f"01-one.md:{line}: error nesting-too-deep: {what} are nested more than 50 deep (the limit)" in err
+
+
+def test_nesting_within_the_limit_builds_every_edition(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Corpus books nest 9 deep at most; 48 is the limit's worth, and every edition lays it out.
+    text = "# One\n\n" + "".join("> " * (i // 2) + "  " * (i % 2) + "- x\n" for i in range(16))
+    text += "\n" + "<div>" * 48 + "deep" + "</div>" * 48 + "\n"
+    book = write_book(tmp_path / "book", chapters={"01-one.md": text})
+    code, err = run(capsys, book, tmp_path / "out", formats="epub,html,pdf")
+    assert code == EXIT_OK, err
+
+
+def test_a_chapter_file_past_the_size_limit_is_refused_unread(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    book = write_book(tmp_path / "book")
+    with (book / "02-two.md").open("wb") as big:
+        big.truncate(10 * 1024 * 1024 + 1)  # sparse: no 10 MB written
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    err = failing(capsys, book, tmp_path / "out")
+    assert "02-two.md:1: error file-too-large: the file is 10.0 MB, more than the limit of 10 MB for one file" in err
+    assert "02-two.md" not in read
+
+
+def test_too_many_chapter_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={f"{n:04d}.md": f"# {n}\n\nText.\n" for n in range(2001)})
+    assert "error too-many-chapters: the book has 2,001 chapters, more than the limit of 2,000" in failing(
+        capsys, book, tmp_path / "out")
+
+
+def test_too_many_chapters_in_one_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = "".join(f"# Chapter {n}\n\nText.\n\n" for n in range(2001))
+    book = write_book(tmp_path / "book", chapters={"book.md": text})
+    assert "error too-many-chapters: the book has 2,001 chapters" in failing(capsys, book, tmp_path / "out")
+
+
+@pytest.mark.parametrize("note", ["Text[^{n}].\n\n[^{n}]: A note.\n\n", "Text^[An inline note {n}.]\n\n"])
+def test_too_many_notes_in_one_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, note: str) -> None:
+    text = "# One\n\n" + "".join(note.format(n=n) for n in range(5001))
+    book = write_book(tmp_path / "book", chapters={"01-one.md": text})
+    err = failing(capsys, book, tmp_path / "out")
+    line = 3 + note.count("\n") * 5000 + note.split("[^")[0].count("\n") * 0
+    assert re.search(r"01-one\.md:\d+: error too-many-notes: the file has more than 5,000 notes", err)
+    assert int(re.search(r"01-one\.md:(\d+): error too-many-notes", err)[1]) >= line - note.count("\n")

@@ -54,6 +54,7 @@ from .markdown.tables import table_problems
 from .mathml import plain_text
 from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
+from .limits import MAX_NESTING, depth, nesting_error, too_many_chapters
 from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
@@ -233,6 +234,11 @@ def _read_file(number: int, source: Source, manuscript: Manuscript, html: str, p
     problems += table_problems(source.text, shown)
     problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div") if html.strip() else lxml.html.Element("div")
+    deepest, element = depth(root)
+    if deepest > MAX_NESTING:
+        # Raw HTML nests as the author wrote it; the layout's recursion would not survive it.
+        words = _WORD.findall(element.text_content())
+        problems.append(nesting_error(shown, (_line_of(source.text, words[0]) if words else None) or 1, "elements"))
     repair_content_model(root)
     problems += formula_problems(root, source.text, shown)
     notes: dict[str, etree._Element] = {}
@@ -874,6 +880,8 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
     level = _chapter_level(files)
     from_names = _titles_from_names(files, level)
     drafts = _drafts(files, level, from_names=from_names)
+    if too_many := too_many_chapters(len(drafts), manuscript.shown(manuscript.sources[0].path), None):
+        raise BuildFailed([*problems, too_many])
     if from_names:
         named = [d for d in drafts if d.named]
         example = named[0].file.source.path.name if named else ""
