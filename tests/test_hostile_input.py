@@ -325,3 +325,69 @@ def test_too_many_notes_in_one_file(capsys: pytest.CaptureFixture[str], tmp_path
     line = 3 + note.count("\n") * 5000 + note.split("[^")[0].count("\n") * 0
     assert re.search(r"01-one\.md:\d+: error too-many-notes: the file has more than 5,000 notes", err)
     assert int(re.search(r"01-one\.md:(\d+): error too-many-notes", err)[1]) >= line - note.count("\n")
+
+
+def _bomb(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+    data = io.BytesIO()
+    Image.new("1", (width, height)).save(data, "PNG", optimize=True)
+    return data.getvalue()
+
+
+def test_an_image_with_too_many_pixels_is_an_error_read_from_its_header(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    # 13,000 x 13,000 pixels in 20 KB: 1.4 GB and a raw Pillow warning before the limit.
+    book = write_book(tmp_path / "book", config="title: A Book\ncover-image: bomb.png\n",
+                      chapters={"01-one.md": "# One\n\n![A bomb](bomb.png)\n"}, files={"bomb.png": _bomb(13_000, 13_000)})
+    err = failing(capsys, book, tmp_path / "out", formats="epub,pdf")
+    assert "01-one.md:3: error image-too-large: the image 'bomb.png' has 169 million pixels, more than the limit " \
+           "of 50 million" in err
+    assert "book.yaml:2: error image-too-large" in err and "DecompressionBomb" not in err
+
+
+def test_an_image_whose_bytes_are_not_an_image_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": "# One\n\n![A drum](drum.png)\n"},
+                      files={"drum.png": b"\x89PNG\r\n\x1a\n not really"})
+    assert "01-one.md:3: error image-broken: the image 'drum.png' cannot be read" in failing(
+        capsys, book, tmp_path / "out")
+
+
+def test_a_slow_web_image_meets_a_deadline_for_the_whole_download(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import threading
+    import time
+
+    from publish import remote
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            for byte in PNG:  # one byte every 0.2 s: no read ever waits long
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(remote, "DOWNLOAD_DEADLINE", 1.0)  # 30 s in a real build
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+        book = write_book(tmp_path / "book", config="title: Web\nremote-images: true\n",
+                          chapters={"01-one.md": f"# One\n\n![Slow]({url})\n"})
+        started = time.monotonic()
+        err = failing(capsys, book, tmp_path / "out")
+        assert time.monotonic() - started < 20  # the PNG alone would trickle for 14 s; the build gives up at 1 s
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "01-one.md:3: error image-download" in err and "took longer than 1 s (the limit)" in err

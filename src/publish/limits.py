@@ -74,6 +74,43 @@ def nesting_error(shown: Path, line: int | None, what: str) -> Diagnostic:
                  line=line, hint="no book nests this deep; it is usually a generated or damaged file")
 
 
+def image_pixels(source: Path | bytes) -> int | str:
+    """How many pixels a raster image has, from its header (nothing is decoded); or why it cannot be
+    read as an image."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns of (and past twice its own limit refuses) a "decompression bomb": the
+            # limit here is ours, reported as an error naming the file.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                    return image.width * image.height
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except UnidentifiedImageError:
+        return "its bytes are not a PNG, JPEG, GIF or WebP image"
+    except (OSError, ValueError, SyntaxError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def too_many_pixels(source: Path | bytes, name: str, shown: Path, line: int | None) -> Diagnostic | None:
+    pixels = image_pixels(source)
+    if isinstance(pixels, str):
+        return error("image-broken", f"the image '{name}' cannot be read: {pixels}", file=shown, line=line,
+                     hint="open it in an image editor and save it again as PNG or JPEG")
+    if pixels <= MAX_IMAGE_PIXELS:
+        return None
+    return error("image-too-large", f"the image '{name}' has {pixels / 1e6:.0f} million pixels, more than the limit "
+                 f"of {MAX_IMAGE_PIXELS // 1_000_000} million", file=shown, line=line,
+                 hint="scale it down: 300 pixels an inch of the printed page is all a printer uses")
+
+
 def too_many_chapters(count: int, shown: Path, line: int | None) -> Diagnostic | None:
     if count <= MAX_CHAPTERS:
         return None

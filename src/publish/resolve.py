@@ -54,7 +54,7 @@ from .markdown.tables import table_problems
 from .mathml import plain_text
 from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
-from .limits import MAX_NESTING, depth, nesting_error, too_many_chapters
+from .limits import MAX_NESTING, depth, nesting_error, too_many_chapters, too_many_pixels
 from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
@@ -740,6 +740,9 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
     if not path.is_file():
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
+        return None
+    if suffix != ".svg" and (problem := too_many_pixels(path, src, shown, line)):
+        problems.append(problem)
         return None
     return Asset(path, safe_href(relative), IMAGE_TYPES[suffix])
 
