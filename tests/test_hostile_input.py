@@ -391,3 +391,60 @@ def test_a_slow_web_image_meets_a_deadline_for_the_whole_download(capsys: pytest
         server.shutdown()
         server.server_close()
     assert "01-one.md:3: error image-download" in err and "took longer than 1 s (the limit)" in err
+
+
+# --- SVG images -------------------------------------------------------------------------------------
+
+HOSTILE_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="20" '
+               b'height="20" onload="alert(1)"><script>alert(2)</script><foreignObject><p>html</p></foreignObject>'
+               b'<image xlink:href="http://example.com/track.png" width="5" height="5"/>'
+               b'<set attributeName="href" to="javascript:alert(3)"/><rect width="20" height="20" fill="#000"/></svg>')
+
+
+def test_an_svg_image_is_cleaned_in_every_edition_and_the_authors_file_kept(capsys: pytest.CaptureFixture[str],
+                                                                           tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": "# One\n\n![A square](pics/square.svg)\n"},
+                      files={"pics/square.svg": HOSTILE_SVG})
+    code, err = run(capsys, book, tmp_path / "out", formats="epub,html,pdf")
+    assert code == EXIT_OK
+    assert "01-one.md:3: warning svg-unsafe: removed foreign objects (HTML inside the picture), event handlers, " \
+           "references to other files, scripts from the SVG image 'pics/square.svg'" in err
+    assert "pdf-layout" not in err
+    with epub_of(tmp_path / "out") as epub:
+        carried = [epub.read("EPUB/pics/square.svg"), (tmp_path / "out" / "a-test-book" / "pics" / "square.svg").read_bytes()]
+        opf = epub.read("EPUB/content.opf").decode()
+    for svg in carried:
+        for word in (b"script", b"onload", b"foreignObject", b"example.com", b"javascript"):
+            assert word not in svg
+        assert b"<rect" in svg
+    assert "scripted" not in opf
+    assert (book / "pics" / "square.svg").read_bytes() == HOSTILE_SVG  # the author's file is never changed
+
+
+def test_svg_entities_and_styles_that_load_files_are_removed() -> None:
+    from publish.svg import clean_svg
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;">]>'
+              b'<svg xmlns="http://www.w3.org/2000/svg"><style>@import url(http://x.org/a.css); rect {fill: url(#g)}'
+              b'</style><text style="background: url(file:///etc/passwd)">&b;</text></svg>')
+    cleaned = clean_svg(laughs)
+    assert cleaned.removed == ("entity declarations", "references to other files")
+    assert b"ENTITY" not in cleaned.data and b"x.org" not in cleaned.data and b"/etc/passwd" not in cleaned.data
+    assert b"url(#g)" in cleaned.data
+    plain = b'<svg xmlns="http://www.w3.org/2000/svg"><use href="#a"/><rect id="a" width="1"/></svg>'
+    assert clean_svg(plain).data == plain and clean_svg(plain).removed == ()
+
+
+def test_an_svg_that_is_not_an_svg_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book", chapters={"01-one.md": "# One\n\n![A square](a.svg)\n"},
+                      files={"a.svg": b"<svg><unclosed></svg>"})
+    assert "01-one.md:3: error image-broken: the image 'a.svg' cannot be read: it is not well-formed XML" in failing(
+        capsys, book, tmp_path / "out")
+
+
+def test_an_html_label_with_a_text_fallback_goes_quietly() -> None:
+    # What draw.io writes (Vulkan Tutorial's pipeline diagram): the <text> is the label without HTML.
+    from publish.svg import clean_svg
+    drawing = (b'<svg xmlns="http://www.w3.org/2000/svg"><switch><foreignObject width="9" height="9">'
+               b'<div xmlns="http://www.w3.org/1999/xhtml">Input</div></foreignObject><text>Input</text></switch></svg>')
+    cleaned = clean_svg(drawing)
+    assert cleaned.removed == () and b"foreignObject" not in cleaned.data and b"<text>Input</text>" in cleaned.data

@@ -28,6 +28,7 @@ Problems are returned as diagnostics; the `Book` is made only when there is no e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -42,11 +43,13 @@ from markdown.extensions.toc import slugify
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from .cache import default_root
 from .citations import resolve_citations
 from .config import parse_date
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .identifiers import allowed_in_identifier as _allowed
 from .identifiers import gfm_identifier, pandoc_identifier, unique_identifier
+from .limits import MAX_NESTING, depth, nesting_error, too_large, too_many_chapters, too_many_pixels
 from .manuscript import Manuscript, Source
 from .markdown import source_problems
 from .markdown.math import formula_problems
@@ -54,8 +57,9 @@ from .markdown.tables import table_problems
 from .mathml import plain_text
 from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
-from .limits import MAX_NESTING, depth, nesting_error, too_many_chapters, too_many_pixels
 from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
+from .svg import clean_svg
+from .write import write_file
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
@@ -741,10 +745,37 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
         return None
-    if suffix != ".svg" and (problem := too_many_pixels(path, src, shown, line)):
+    if suffix == ".svg":
+        return _safe_svg(path, src, safe_href(relative), shown, line, problems)
+    if problem := too_many_pixels(path, src, shown, line):
         problems.append(problem)
         return None
     return Asset(path, safe_href(relative), IMAGE_TYPES[suffix])
+
+
+def _safe_svg(path: Path, src: str, href: str, shown: Path, line: int | None,
+              problems: list[Diagnostic]) -> Asset | None:
+    """An SVG image as every edition may carry it (svg.py): the author's file if it is clean, else a
+    cleaned copy kept in the build cache (a build writes nothing into the book folder)."""
+    if problem := too_large(path.stat().st_size, shown):
+        problems.append(problem)
+        return None
+    data = path.read_bytes()
+    cleaned = clean_svg(data)
+    if cleaned.error:
+        problems.append(error("image-broken", f"the image '{src}' cannot be read: {cleaned.error}", file=shown,
+                              line=line, hint="open it in an image editor and save it again as SVG or PNG"))
+        return None
+    if cleaned.data == data:
+        return Asset(path, href, IMAGE_TYPES[".svg"])
+    if cleaned.removed:
+        problems.append(warning("svg-unsafe", f"removed {', '.join(cleaned.removed)} from the SVG image '{src}'",
+                                file=shown, line=line, hint="a picture in a book runs nothing and loads nothing "
+                                                            "else; save it from the drawing program as plain SVG"))
+    copy = default_root() / "safe-svg" / f"{hashlib.sha256(cleaned.data).hexdigest()[:32]}.svg"
+    if not copy.is_file():
+        write_file(copy, cleaned.data)
+    return Asset(copy, href, IMAGE_TYPES[".svg"])
 
 
 def safe_href(relative: str) -> str:
