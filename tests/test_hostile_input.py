@@ -448,3 +448,22 @@ def test_an_html_label_with_a_text_fallback_goes_quietly() -> None:
                b'<div xmlns="http://www.w3.org/1999/xhtml">Input</div></foreignObject><text>Input</text></switch></svg>')
     cleaned = clean_svg(drawing)
     assert cleaned.removed == () and b"foreignObject" not in cleaned.data and b"<text>Input</text>" in cleaned.data
+
+
+# --- ids ------------------------------------------------------------------------------------------
+
+def test_author_ids_equal_to_the_templates_own_are_renamed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    chapter = ("# Contents\n\nSee [main](#main) and [the page](#page-1).\n\n## Main\n\nText.\n\n## Page {#page-1}\n\n"
+               "Text.\n\n## Spoiler notice\n\nText.\n")
+    book = write_book(tmp_path / "book", config="title: A Book\nspoiler: It ends.\n", chapters={"01-one.md": chapter})
+    code, err = run(capsys, book, tmp_path / "out", formats="epub,html,pdf")
+    assert code == EXIT_OK, err
+    documents = [(tmp_path / "out" / "a-book" / "index.html").read_text()]
+    with epub_of(tmp_path / "out") as epub:
+        documents += [epub.read(n).decode() for n in epub.namelist() if n.endswith(".xhtml")]
+        assert 'id="page-1"' in epub.read("EPUB/chapter-001.xhtml").decode()  # the print edition's page marker
+    for document in documents:
+        ids = re.findall(r'\sid="([^"]+)"', document)
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    web = documents[0]
+    assert 'href="#main-2"' in web and 'id="main-2"' in web and 'href="#page-1-2"' in web

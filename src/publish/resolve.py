@@ -82,11 +82,19 @@ _PAGE_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".xhtml")
 _GITHUB_PREFIX = "user-content-"
 
 
+TEMPLATE_IDS = frozenset({"main", "contents", "contents-title", "toc", "toc-title", "landmarks", "landmarks-title",
+                          "page-list", "page-list-title", "titlepage", "copyright", "copyright-title", "spoiler-notice",
+                          "spoiler-notice-title", "display-options"})
+_PAGE_ID = re.compile(r"^page-[0-9ivxlcdm]+$")  # the print edition's page markers in the EPUB (parts.j2)
+
+
 class _Ids:
     """Hands out ids that are unique across the whole book, and valid XML names."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set()
+        # The editions' templates use these ids themselves: an author's '## Contents' or '{#page-1}'
+        # would give a document the same id twice (EPUBCheck RSC-005).
+        self.taken: set[str] = set(TEMPLATE_IDS)
 
     def claim(self, wanted: str, fallback: str) -> str:
         base = wanted or fallback
@@ -95,7 +103,7 @@ class _Ids:
             slug = "-".join("".join(c for c in base if _allowed(c, gfm=False) or c.isspace()).split()).strip("-.")
             base = slug if _NCNAME.match(slug) else f"{fallback}-{slug}" if slug else fallback
         candidate, n = base, 2
-        while candidate in self.taken:
+        while candidate in self.taken or _PAGE_ID.match(candidate):
             candidate, n = f"{base}-{n}", n + 1
         self.taken.add(candidate)
         return candidate
