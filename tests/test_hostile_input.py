@@ -347,11 +347,13 @@ def test_an_image_with_too_many_pixels_is_an_error_read_from_its_header(capsys: 
     assert "book.yaml:2: error image-too-large" in err and "DecompressionBomb" not in err
 
 
-def test_an_image_whose_bytes_are_not_an_image_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_an_image_whose_bytes_are_not_an_image_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     book = write_book(tmp_path / "book", chapters={"01-one.md": "# One\n\n![A drum](drum.png)\n"},
                       files={"drum.png": b"\x89PNG\r\n\x1a\n not really"})
-    assert "01-one.md:3: error image-broken: the image 'drum.png' cannot be read" in failing(
-        capsys, book, tmp_path / "out")
+    code, err = run(capsys, book, tmp_path / "out")
+    assert code == EXIT_OK
+    # Pillow's reason varies with the plugins it has loaded ("Truncated File Read", "cannot identify").
+    assert "01-one.md:3: warning image-broken: the image 'drum.png' cannot be read: " in err
 
 
 def test_a_slow_web_image_meets_a_deadline_for_the_whole_download(capsys: pytest.CaptureFixture[str],

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Severity, error, warning
 
 # The largest chapter file in the corpus is 271 KB (Curie's whole book in one file); a 120,000-word
 # novel in one file is about 700 KB. 10 MB is fourteen such novels in one file.
@@ -100,10 +100,12 @@ def image_pixels(source: Path | bytes) -> int | str:
 
 
 def too_many_pixels(source: Path | bytes, name: str, shown: Path, line: int | None) -> Diagnostic | None:
+    """An error if the image has more pixels than the limit; a warning if it cannot be read at all
+    (it is carried as it is, as before: a reader may still show it, and the book still builds)."""
     pixels = image_pixels(source)
     if isinstance(pixels, str):
-        return error("image-broken", f"the image '{name}' cannot be read: {pixels}", file=shown, line=line,
-                     hint="open it in an image editor and save it again as PNG or JPEG")
+        return warning("image-broken", f"the image '{name}' cannot be read: {pixels}", file=shown, line=line,
+                       hint="open it in an image editor and save it again as PNG or JPEG")
     if pixels <= MAX_IMAGE_PIXELS:
         return None
     return error("image-too-large", f"the image '{name}' has {pixels / 1e6:.0f} million pixels, more than the limit "

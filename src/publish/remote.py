@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Severity, error
 from .limits import DOWNLOAD_DEADLINE, too_many_pixels
 from .model import Asset
 from .write import write_file
@@ -80,7 +80,8 @@ class RemoteImages:
         suffix, media_type = kind
         if suffix != ".svg" and (problem := too_many_pixels(data, url, shown, line)):
             problems.append(problem)
-            return None
+            if problem.severity is Severity.ERROR:
+                return None
         path = self.cache / f"{key}{suffix}"
         if not cached:
             write_file(path, data)

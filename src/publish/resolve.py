@@ -46,7 +46,7 @@ from rapidfuzz.distance import OSA
 from .cache import default_root
 from .citations import resolve_citations
 from .config import parse_date
-from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
+from .diagnostics import BuildFailed, Diagnostic, Severity, error, has_errors, warning
 from .identifiers import allowed_in_identifier as _allowed
 from .identifiers import gfm_identifier, pandoc_identifier, unique_identifier
 from .limits import MAX_NESTING, depth, nesting_error, too_large, too_many_chapters, too_many_pixels
@@ -757,7 +757,8 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
         return _safe_svg(path, src, safe_href(relative), shown, line, problems)
     if problem := too_many_pixels(path, src, shown, line):
         problems.append(problem)
-        return None
+        if problem.severity is Severity.ERROR:
+            return None
     return Asset(path, safe_href(relative), IMAGE_TYPES[suffix])
 
 
