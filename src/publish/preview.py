@@ -231,6 +231,7 @@ class PreviewServer:
         self._hub = _Hub(self._rebuilder.build())
         self._watched = (book_dir, STYLES_DIR) if watch_styles else (book_dir,)
         self._stop = threading.Event()
+        self._watching = threading.Event()  # set once the watcher sees saves
         self._httpd = _Server((HOST, port), _Handler)  # OSError (e.g. port in use) reaches the caller
         self._httpd.hub = self._hub
         self._httpd.log = log
@@ -251,6 +252,7 @@ class PreviewServer:
                          threading.Thread(target=self._watch, name="preview-watch", daemon=True)]
         for thread in self._threads:
             thread.start()
+        self._watching.wait(timeout=10)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -280,6 +282,7 @@ class PreviewServer:
             if not self.book_dir.is_dir():
                 # The folder was deleted (or renamed away): nothing is left to watch, and a watch on
                 # the old folder would never see the new one. Say so, wait for it, build it afresh.
+                self._watching.set()  # nothing to wait for
                 if not missing:
                     missing = True
                     self._show(self._rebuilder.build())
@@ -291,6 +294,7 @@ class PreviewServer:
             try:
                 missing = self._watch_once()
             except Exception as exc:  # noqa: BLE001 - see above
+                self._watching.set()
                 self._report(error("watch", f"could not watch '{self.book_dir}' for changes: {exc}",
                                    file=self.book_dir, hint="the preview tries again in a second"))
                 self._stop.wait(1.0)
@@ -299,10 +303,15 @@ class PreviewServer:
         """Watch until stopped (False), or until the book folder is gone, which the last build showed (True)."""
         # step: how long a burst of saves may go quiet before a build starts; an editor's save is
         # often a write and a rename, and 30 ms joins them while keeping the reload quick.
+        # yield_on_timeout: an empty batch every rust_timeout ms says the watch is set up, so that
+        # `__enter__` returns only once a save can no longer go unseen.
         for changes in watchfiles.watch(*self._watched, stop_event=self._stop, step=30, debounce=400,
-                                        raise_interrupt=False):
+                                        raise_interrupt=False, yield_on_timeout=True, rust_timeout=250):
+            self._watching.set()
             if self._stop.is_set():
                 break
+            if not changes:
+                continue
             changed = tuple(sorted({Path(path) for _, path in changes}))
             self._show(self._rebuilder.build(changed=changed))
             if not self.book_dir.is_dir():
