@@ -40,6 +40,10 @@ def _reduce(element: etree._Element) -> Tree:
 
 def _tree(html: str) -> Tree:
     root = lxml.html.fragment_fromstring(html or "<p></p>", create_parent="div")
+    # A code block's lines are a <span> each here (publish.markdown.code, for print's wrap marks);
+    # Pandoc writes an unhighlighted block as one text, which the lines joined again are.
+    for line in root.xpath("//pre/code/span[not(@class) or @class='long']"):
+        line.drop_tag()
     _strip(root)
     return _reduce(root)
 

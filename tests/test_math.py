@@ -223,6 +223,8 @@ def test_raw_mathml_is_kept_inside_math_only(make_book: MakeBook) -> None:
     root = lxml.html.fragment_fromstring(book.chapters[0].html, create_parent="div")
     assert [e.getparent().tag for e in root.iter("mi")] == ["mfrac"]  # an <mi> outside <math> means nothing
     assert root.find(".//p/math/mfrac") is not None  # and the content-model repair leaves MathML alone
+    # In MathML's namespace, written or not: XHTML has no default one (EPUBCheck's RSC-005, OPF-015).
+    assert root.find(".//p/math").get("xmlns") == "http://www.w3.org/1998/Math/MathML"
 
 
 def test_plain_text_of_formulas_is_what_a_reader_would_type() -> None:

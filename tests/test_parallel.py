@@ -98,12 +98,12 @@ def test_the_full_build_epub_carries_the_print_page_numbers(book: Path, tmp_path
 
 @pytest.mark.e2e
 def test_a_book_error_stops_the_warming_worker_at_once(book: Path, tmp_path: Path) -> None:
-    (book / "02-second.md").write_text("# Two\n\nSee [nowhere](03-missing.md).\n", encoding="utf-8")
+    (book / "02-second.md").write_text("# Two\n\n![A drum kit](missing.png)\n", encoding="utf-8")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     started = time.perf_counter()
     with pytest.raises(BuildFailed) as failure:
         build(book, tmp_path / "out", source_date_epoch=EPOCH, cache_dir=tmp_path / "cache")
-    assert [d.code for d in failure.value.diagnostics if d.severity.name == "ERROR"] == ["broken-link"]
+    assert [d.code for d in failure.value.diagnostics if d.severity.name == "ERROR"] == ["image-missing"]
     # The worker was killed, not left importing WeasyPrint for nothing.
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
     assert time.perf_counter() - started < 30

@@ -47,6 +47,12 @@ def _blocks(cell: lxml.html.HtmlElement, *, heading_shift: int) -> list[str]:
     return tags
 
 
+def _tag(cell: lxml.html.HtmlElement, part: str) -> str:
+    """An empty cell of the header is a <td> here and a <th> in Pandoc's HTML: the same place."""
+    empty = not cell.text_content().strip() and not len(cell)
+    return "th" if part == "thead" and empty else cell.tag
+
+
 def tables(html: str, *, heading_shift: int = 0, text_of=None) -> list[dict]:
     """Each table's meaning, as plain data both HTML writers' output can be compared in."""
     root = lxml.html.fragment_fromstring(html, create_parent="div")
@@ -58,7 +64,7 @@ def tables(html: str, *, heading_shift: int = 0, text_of=None) -> list[dict]:
             "width": re.sub(r"[\s;]", "", table.get("style") or "") or None,
             "caption": " ".join(caption.text_content().split()) if caption is not None else None,
             "cols": [re.sub(r"[\s;]", "", col.get("style") or "") for col in table.iter("col")],
-            **{part: [[(cell.tag, _align(cell), cell.get("rowspan", "1"), cell.get("colspan", "1"),
+            **{part: [[(_tag(cell, part), _align(cell), cell.get("rowspan", "1"), cell.get("colspan", "1"),
                         (text_of or (lambda c: " ".join(c.text_content().split())))(cell),
                         _blocks(cell, heading_shift=heading_shift))
                        for cell in row] for section in table.findall(part) for row in section.findall("tr")]
@@ -383,3 +389,11 @@ def test_a_line_is_cut_into_columns_by_what_each_character_takes(line: str, star
         expected[sum(column >= s for s in starts)] += char
         column += char_width(char)
     assert _split_columns(line, starts) == expected
+
+
+def test_an_empty_header_cell_is_no_header() -> None:
+    # Over a column of row labels: a <th> with no text is announced as nothing (Ace's
+    # empty-table-header); a <td> in the header row is read as what it is, an empty corner.
+    html = chapter_html("        Strom\n------  -----\nUran     2,3\n")
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert [cell.tag for cell in root.find(".//thead/tr")] == ["td", "th"]

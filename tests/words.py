@@ -107,6 +107,11 @@ _INLINE = {"a", "abbr", "b", "bdi", "cite", "code", "data", "del", "dfn", "em", 
            "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "ruby", "rt", "rp"}
 
 
+def _is_noteref(element: etree._Element) -> bool:
+    classes = (element.get("class") or "").split()
+    return element.get("role") == "doc-noteref" or "noteref" in classes or "footnote-ref" in classes
+
+
 def _html_text(root: etree._Element) -> Iterator[str]:
     """The text, with a space at every block's edges (none inside a word split by inline markup),
     and every image's alt text."""
@@ -116,7 +121,8 @@ def _html_text(root: etree._Element) -> Iterator[str]:
             yield element.tail or ""
             return
         local = etree.QName(element).localname
-        block = local not in _INLINE or local in {"code", "kbd", "samp"}  # code ends a word, as in the source
+        # Code ends a word, as in the source; so does a note's number ("besaß^[…]" reads "besaß 2").
+        block = local not in _INLINE or local in {"code", "kbd", "samp"} or _is_noteref(element)
         if local == "img" and element.get("alt"):
             yield " " + element.get("alt") + " "
         if block:
@@ -155,6 +161,12 @@ def pdf_words(path: Path) -> collections.Counter[str]:
     text = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True,
                           timeout=600, text=True).stdout
     found: collections.Counter[str] = collections.Counter(words(text))
+    # A note's number is set against the word it follows ("besaß²" reads "besaß2"): the word counts.
+    found.update(m[1] for w in list(found.elements()) if (m := re.fullmatch(r"(\D+?)\d+", w)))
+    # pdftotext leaves out a thin space between digit groups ("20\u2009000" reads "20000").
+    for number in [w for w in found.elements() if w.isdigit() and len(w) > 3]:
+        head = len(number) % 3 or 3
+        found.update([number[:head], *(number[i:i + 3] for i in range(head, len(number), 3))])
     lines = text.split("\n")
     for number, line in enumerate(lines):
         if match := re.search(r"(\w+)[-\u00ad\u2010]$", line):

@@ -42,7 +42,8 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 # way around a cache made before such an upgrade.
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
              "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
-             "latex2mathml", "ziamath", "ziafont", "pypandoc-binary")
+             "latex2mathml", "ziamath", "ziafont", "pypandoc-binary",
+             "pygments", "pymdown-extensions")
 
 
 def default_root() -> Path:

@@ -782,6 +782,9 @@ def _formatted(manuscript: Manuscript, slots: list[_Slot], chapters: list[_Chapt
         etree.SubElement(root, heading).text = section_title(manuscript.config.lang, settings.reference_section_title)
         place = etree.SubElement(root, "div", {"id": "refs"})
         extra = _Chapter(len(chapters), source, manuscript.shown(source.path), root, changed=True)
+    for link in list(refs.iter("a")):
+        if not (link.get("href") or "").strip():
+            link.drop_tag()  # an entry's empty url field (url = {}): there is nowhere to go
     _fill(place, refs, ids)
     return extra
 

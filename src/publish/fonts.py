@@ -1,8 +1,8 @@
 """The fonts the editions set text in: the book face and the fallbacks shipped for what it lacks.
 
 `styles/fonts.css` is the list: each `@font-face` names a family and a file in `styles/fonts/`.
-Gentium Book Plus sets Latin, Greek and Cyrillic; Noto fonts set Arabic, Hebrew, Chinese,
-Japanese, Korean and emoji. Output never depends on the fonts a machine happens to have:
+Gentium Book Plus sets Latin, Greek and Cyrillic, JetBrains Mono sets code (and box drawing
+anywhere); Noto fonts set Arabic, Hebrew, Chinese, Japanese, Korean and emoji. Output never depends on the fonts a machine happens to have:
 
 * the PDF is laid out with every installed font hidden (`hide_installed_fonts`), so a character
   no shipped font has comes out as a missing glyph, and `missing_glyphs` names each such
@@ -31,7 +31,7 @@ from lxml import etree
 
 from .diagnostics import Diagnostic, warning
 from .model import Book
-from .templates import MATH_TYPEFACE, STYLES_DIR, TYPEFACE
+from .templates import CODE_TYPEFACE, MATH_TYPEFACE, STYLES_DIR, TYPEFACE
 
 FONTS_CSS = "fonts.css"
 SUBSET_ABOVE = 2 * 1024 * 1024  # bytes: only the CJK font is worth the seconds subsetting takes
@@ -129,11 +129,18 @@ def has_math(book: Book) -> bool:
     return any("<math" in html for c in book.chapters for html in (c.html, c.title.html, *(n.html for n in c.notes)))
 
 
-def needed_faces(text: str, *, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
-    """The book face, and each fallback family that sets a character of `text` the families before it lack."""
+def sets_code(book: Book) -> bool:
+    """Whether the book has code, kbd or samp anywhere (the chapters' HTML escapes every "<" of its text)."""
+    fragments = (f for chapter in book.chapters for f in (chapter.html, *(n.html for n in chapter.notes)))
+    return any(tag in f for f in fragments for tag in ("<code", "<kbd", "<samp"))
+
+
+def needed_faces(text: str, *, code: bool = False, styles_dir: Path = STYLES_DIR) -> tuple[FontFace, ...]:
+    """The book face, the code face if the book has `code`, and each fallback family that sets a
+    character of `text` the families before it lack."""
     covered = _family_coverage(styles_dir)
     wanted = {ord(c) for c in set(text) if _needs_glyph(c)}  # distinct characters first: a novel has ~100
-    chosen = {TYPEFACE}
+    chosen = {TYPEFACE, CODE_TYPEFACE} if code else {TYPEFACE}
     remaining = wanted - covered.get(TYPEFACE, frozenset())
     for family, codes in covered.items():
         if family != TYPEFACE and remaining & codes:
@@ -200,7 +207,7 @@ def edition_fonts(book: Book | None, *, styles_dir: Path = STYLES_DIR) -> dict[s
     """The stylesheet `fonts.css` and the font files an EPUB or web edition of `book` carries,
     by their path inside the edition (`styles/…`); with no book, the typeface alone."""
     text = book_text(book) if book is not None else ""
-    chosen = needed_faces(text, styles_dir=styles_dir)
+    chosen = needed_faces(text, code=book is not None and sets_code(book), styles_dir=styles_dir)
     if book is not None and has_math(book):
         chosen += tuple(f for f in faces(styles_dir) if f.family == MATH_TYPEFACE and f not in chosen)
     css = "/* The fonts this book uses, shipped with it (SIL OFL: see fonts/). */\n"

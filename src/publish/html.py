@@ -36,7 +36,8 @@ def static_files(book: Book | None = None) -> dict[str, bytes]:
     fonts = edition_fonts(book)  # replaces styles/fonts.css with the rules for these fonts only
     files.update(fonts)
     licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else []) \
-        + (["OFL-STIX.txt"] if any("/STIX" in name for name in fonts) else [])
+        + (["OFL-STIX.txt"] if any("/STIX" in name for name in fonts) else []) \
+        + (["OFL-JetBrainsMono.txt"] if any("/JetBrainsMono" in name for name in fonts) else [])
     for name in licences:
         files[f"styles/fonts/{name}"] = (STYLES_DIR / "fonts" / name).read_bytes()
     return files

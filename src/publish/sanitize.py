@@ -120,7 +120,9 @@ def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
 def sanitize(html: str) -> str:
     """The manuscript's HTML with only what a book may hold, and only characters XML allows."""
     clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, attribute_filter=_keep_attribute,
-                      clean_content_tags=_DROP_CONTENT, link_rel=None, url_schemes=_SAFE_SCHEMES)
+                      clean_content_tags=_DROP_CONTENT, link_rel=None, url_schemes=_SAFE_SCHEMES,
+                      # An author's raw <math> is MathML only in MathML's namespace (XHTML has no default).
+                      set_tag_attribute_values={"math": {"xmlns": "http://www.w3.org/1998/Math/MathML"}})
     # A character reference such as "&#1;" survives as the character it names.
     return XML_FORBIDDEN.sub("", clean)
 

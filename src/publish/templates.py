@@ -14,6 +14,7 @@ from markupsafe import Markup
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
 TYPEFACE = "Gentium Book Plus"
 MATH_TYPEFACE = "STIX Two Math"  # formulas: MathML on screen, drawn as SVG in print (see print_math)
+CODE_TYPEFACE = "JetBrains Mono"  # code, kbd and samp (book.css)
 COLOPHON = f"Set in {TYPEFACE}."  # every edition's copyright page names the typeface
 
 

@@ -24,6 +24,7 @@ from . import fenced_divs, math, raw_tex
 from .attributes import AttributesExtension
 from .breaks import BackslashBreaksExtension
 from .citations import CitationExtension
+from .code import CodeExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
 from .line_blocks import LineBlocksExtension
@@ -63,7 +64,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("line blocks", LineBlocksExtension),
     Construct("raw TeX", raw_tex.RawTexExtension),
     Construct("definition lists", lambda: "def_list"),
-    Construct("fenced code", lambda: "fenced_code"),
+    Construct("fenced code", CodeExtension),  # anywhere, highlighted, numbered: markdown/code.py
     Construct("lists", PandocListsExtension),
     Construct("math", lambda: math.MathExtension()),
     Construct("citations", CitationExtension),  # [@key, p. 33], @key; formatted by publish.citations

@@ -805,7 +805,10 @@ class TableProcessor(BlockProcessor):
         tr = etree.SubElement(section, "tr")
         column = 0
         for cell in row:
-            td = etree.SubElement(tr, tag)
+            # An empty header cell (over a column of row labels, say) is a <td>, not a <th>: a header
+            # with no text is announced as nothing by a screen reader (Ace's empty-table-header).
+            empty = tag == "th" and not cell.text.strip()
+            td = etree.SubElement(tr, "td" if empty else tag)
             align = aligns[column] if column < len(aligns) else None
             if align:
                 td.set("class", f"align-{align}")
