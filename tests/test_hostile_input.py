@@ -469,3 +469,11 @@ def test_author_ids_equal_to_the_templates_own_are_renamed(capsys: pytest.Captur
         assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     web = documents[0]
     assert 'href="#main-2"' in web and 'id="main-2"' in web and 'href="#page-1-2"' in web
+
+
+def test_a_catalogue_with_nested_aliases_is_refused_at_once(tmp_path: Path) -> None:
+    from publish.catalog import read_catalog
+    path = tmp_path / "catalog.yaml"
+    path.write_text(billion_laughs(under="books"))
+    (problem,) = read_catalog(path).diagnostics
+    assert problem.code == "catalog-yaml" and problem.line == 6 and "more than 100,000 values" in problem.message

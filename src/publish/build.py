@@ -41,7 +41,7 @@ from .model import Book
 from .write import commit
 
 if TYPE_CHECKING:
-    from .config import BookConfig
+    from .config import BookConfig, Overlay
     from .epub import Cover
     from .pdf import PdfEdition
 
@@ -364,7 +364,9 @@ class _StyleInputs:
 def _book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
     from .citations import input_files
 
+    # The configuration as read, besides its text: a catalogue's overlay changes it, not the text.
     return digest("book", pipeline, str(manuscript.root), str(manuscript.shown_root), manuscript.config_text,
+                  repr(manuscript.config),
                   [(source.path.as_posix(), source.digest) for source in manuscript.sources], source_date_epoch,
                   [(path.name, file_digest(path)) for path in input_files(manuscript)])
 
@@ -403,12 +405,14 @@ def _epub_key(keys: _Keys, styles: _StyleInputs, cover_key: str | None, page_map
 
 def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, pdf_profile: str | None = None,
           source_date_epoch: str | None = None, progress: Progress = lambda _: None, clean: bool = False,
-          cache_dir: Path | None = None, strict: bool = False, force: bool = False) -> BuildResult:
+          cache_dir: Path | None = None, strict: bool = False, force: bool = False,
+          overlay: Overlay | None = None) -> BuildResult:
     """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error, and
     with `strict` on any warning. The outputs replace only what publish made, unless `force`.
 
     Results are kept in the cache (`cache_dir`, default: the user's cache folder) and taken from
-    it when nothing they depend on has changed; `clean` reads nothing from it.
+    it when nothing they depend on has changed; `clean` reads nothing from it. `overlay` is a
+    catalogue's settings for the book (see config.Overlay).
     """
     from .templates import STYLES_DIR
 
@@ -421,7 +425,7 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
         return time.perf_counter()
 
     started = stage("load: reading the book folder")
-    manuscript = load_manuscript(book_dir)
+    manuscript = load_manuscript(book_dir, overlay=overlay)
     if out_dir.resolve().is_relative_to(manuscript.root):
         raise BuildFailed([error("output-in-book", f"the output folder '{out_dir}' is inside the book folder", file=out_dir,
                                  hint="a build never writes into the book folder: choose another folder with -o")])

@@ -1,8 +1,9 @@
 """The `publish` command: parse arguments, run the pipeline, print diagnostics, choose the exit code.
 
-Exit codes: 0 success; 1 the book has errors (or warnings, with --strict); 2 bad command line;
-3 an unexpected internal error (a bug: please report it); 4 `check` could not run a validator
-(EPUBCheck or Ace is not installed, or stopped without a report).
+Exit codes: 0 success; 1 the book has errors (or warnings, with --strict; in a catalogue: any
+book); 2 bad command line; 3 an unexpected internal error (a bug: please report it); 4 `check`
+could not run a validator (EPUBCheck or Ace is not installed, or stopped without a report), or a
+catalogue's Dask scheduler could not be reached.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from . import __version__
 from .diagnostics import BuildFailed, Diagnostic, Severity, error
@@ -28,6 +30,15 @@ EXAMPLES = """examples:
 
 A build writes all its outputs or none. It replaces only what an earlier build wrote (listed in
 OUT_DIR/.publish-outputs.json): anything else in the way is an error, unless --force.
+
+catalogues (many books; each into OUT_DIR/<slug>/, see docs/catalog.md):
+  publish build novel-a novel-b          two books, side by side on this machine's cores
+  publish build 'books/*' --check        every book folder under books/, then EPUBCheck and Ace
+  publish build catalog.yaml             the books of a catalogue, with its shared settings
+  publish build catalog.yaml --scheduler tcp://10.0.0.5:8786   on a Dask cluster
+
+exit codes: 0 built; 1 a book has errors (or warnings, with --strict); 2 bad command line;
+3 a bug in publish; 4 the Dask scheduler could not be reached
 """
 MAIN_EXAMPLES = """examples:
   publish new my-novel                   start a book: book.yaml, a sample chapter, images/
@@ -163,8 +174,9 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build the editions of a book", epilog=EXAMPLES, parents=[common],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Build a book folder (book.yaml + Markdown chapters) into an EPUB, a PDF and a web edition.")
-    build.add_argument("book_dir", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR",
-                       help="the book folder (default: manuscript)")
+    build.add_argument("books", nargs="*", default=[Path("manuscript")], type=Path, metavar="BOOK_DIR",
+                       help="a book folder (default: manuscript); several, a quoted pattern such as 'books/*', "
+                            "or a catalog.yaml build a catalogue")
     build.add_argument("-o", "--output", default="output", type=Path, metavar="OUT_DIR",
                        help="where the editions are written (default: output)")
     build.add_argument("--format", default="epub,pdf,html", type=_formats, metavar="FORMATS",
@@ -177,7 +189,24 @@ def parser() -> argparse.ArgumentParser:
                             "publish did not make them (it names each one it replaced)")
     build.add_argument("--clean", action="store_true",
                        help="make everything afresh, reading nothing from the build cache (which is then refreshed)")
+    catalogue = build.add_argument_group("catalogues", "several books at once, each into OUT_DIR/<slug>/")
+    catalogue.add_argument("--scheduler", metavar="ADDRESS",
+                           help="build on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; default: "
+                                "$DASK_SCHEDULER_ADDRESS), or 'local' for a cluster on this machine (the default)")
+    catalogue.add_argument("--workers", type=_count_of("workers"), metavar="N",
+                           help="books built at once on this machine (default: as many as its cores and memory allow)")
+    catalogue.add_argument("--check", action="store_true",
+                           help="run EPUBCheck and DAISY Ace on each book's EPUB (on the workers)")
     return main
+
+
+def _count_of(what: str):  # noqa: ANN202 - an argparse type
+    def count(value: str) -> int:
+        if not value.isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of {what} (1 or more)")
+        return int(value)
+
+    return count
 
 
 def _new_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -227,9 +256,10 @@ def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: 
         if d.severity is Severity.INFO and verbosity == 0:
             continue
         where = d.location()
-        head = f"{where}: " if where else ""
-        console().print(f"{head}[{styles[d.severity]}]{d.severity.name.lower()}[/] {d.code}: ", end="")
-        console().print(d.message, markup=False)
+        # One Text, printed whole: nothing in it is read as markup, and a progress bar redrawn
+        # between two prints cannot split the line.
+        console().print(Text.assemble(f"{where}: " if where else "", (d.severity.name.lower(), styles[d.severity]),
+                                      f" {d.code}: {d.message}"))
         if d.hint:
             console().print(f"    hint: {d.hint}", markup=False, style="dim")
 
@@ -341,9 +371,28 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _is_catalogue(args: argparse.Namespace) -> bool:
+    """A catalogue: several books, a pattern, a catalog.yaml, or an option only catalogues have."""
+    if len(args.books) != 1 or args.scheduler or args.workers or args.check:
+        return True
+    from .catalog import is_catalog_file, is_glob
+
+    target = args.books[0]
+    return is_catalog_file(target) or (not target.exists() and is_glob(str(target)))
+
+
+def _build_catalogue(args: argparse.Namespace) -> int:
+    from .catalog_cli import build_catalogue
+
+    return build_catalogue(args, console=console(), show=_show)
+
+
 def _build(args: argparse.Namespace) -> int:
     from .build import build
 
+    if _is_catalogue(args):
+        return _build_catalogue(args)
+    args.book_dir = args.books[0]
     try:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,

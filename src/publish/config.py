@@ -86,11 +86,31 @@ class BookConfig:
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
     citations: CitationConfig = field(default_factory=lambda: CitationConfig())
+    # CSS added after the house stylesheets in every edition: a catalogue's stylesheet additions
+    # (catalog.yaml's `stylesheets`, see `Overlay`); book.yaml has no such key.
+    css: str = ""
+
+    @property
+    def slug(self) -> str:
+        """The outputs' file stem: `publish build` writes `<slug>.epub`, `<slug>.pdf`, `<slug>/`."""
+        from markdown.extensions.toc import slugify
+
+        return slugify(self.title, "-") or "book"
 
     @property
     def direction(self) -> str:
         script = langcodes.Language.get(self.lang).maximize().script
         return "rtl" if script in {"Arab", "Hebr", "Syrc", "Thaa", "Nkoo", "Adlm"} else "ltr"
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """What a catalogue lays over each of its books without touching their folders: values for
+    the book.yaml keys a book leaves out (its own always win), and CSS for every edition. The
+    catalogue has validated both (see catalog.py); a build only applies them."""
+
+    defaults: tuple[tuple[str, Any], ...] = ()  # book.yaml keys and their values, as YAML reads them
+    css: str = ""
 
 
 KNOWN_KEYS = (

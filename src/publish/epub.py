@@ -20,6 +20,7 @@ from ebooklib import epub
 from lxml import etree
 
 from .fonts import MEDIA_TYPES, edition_fonts, has_math
+from .html import EXTRA_CSS
 from .model import Book, Chapter, Entry
 from .pages import TITLE, PageMap, mark_pages
 from .templates import COLOPHON, STYLES_DIR, render
@@ -216,6 +217,8 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     for name in STYLESHEETS:
         href = f"styles/{name}"
         eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or (STYLES_DIR / name).read_bytes()))
+    if book.config.css:  # a catalogue's stylesheet additions: page.xhtml links them last
+        eb.add_item(_item("css-extra", f"styles/{EXTRA_CSS}", "text/css", book.config.css))
     for n, href in enumerate((h for h in fonts if not h.endswith(".css")), start=1):
         eb.add_item(_item(f"font-{n}", href, MEDIA_TYPES[Path(href).suffix], fonts[href]))
     eb.add_item(_item("cover-image", cover.href, cover.media_type, cover.data, ("cover-image",)))

@@ -13,6 +13,7 @@ from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "web.css")
 SCRIPTS = ("web.js",)
+EXTRA_CSS = "extra.css"  # the name of a catalogue's stylesheet additions in the web edition and the EPUB
 
 
 def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, bytes]:
@@ -22,9 +23,12 @@ def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, byte
     reload script, which reloads it as soon as a newer build exists.
     """
     start_id = "spoiler-notice" if book.config.spoiler else book.chapters[0].id
+    extra = (EXTRA_CSS,) if book.config.css else ()  # a catalogue's stylesheet additions, last
     page = render("web.html", book=book, start_id=start_id, colophon=COLOPHON, version=__version__,
-                  stylesheets=STYLESHEETS, live_reload=live_reload)
+                  stylesheets=STYLESHEETS + extra, live_reload=live_reload)
     files = {"index.html": page.encode(), **static_files(book)}
+    if extra:
+        files[f"styles/{EXTRA_CSS}"] = book.config.css.encode()
     for asset in book.assets:
         files[asset.href] = asset.source.read_bytes()
     return files

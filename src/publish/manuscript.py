@@ -11,6 +11,7 @@ line number stays right.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from . import safe_yaml
-from .config import BookConfig, Place, build_config, read_yaml_mapping, same_value
+from .config import BookConfig, Overlay, Place, build_config, read_yaml_mapping, same_value
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .limits import source_limits, too_large, too_many_chapters
 
@@ -225,8 +226,9 @@ def _shown_value(value: Any) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "…")
 
 
-def load_manuscript(book_dir: Path) -> Manuscript:
-    """Read `book_dir`; raise `BuildFailed` with every problem if it cannot make a book."""
+def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manuscript:
+    """Read `book_dir`; raise `BuildFailed` with every problem if it cannot make a book.
+    `overlay`: a catalogue's settings for its books (see config.Overlay)."""
     if not book_dir.exists():
         raise BuildFailed([error("book-missing", f"the book folder '{book_dir}' does not exist", file=book_dir,
                                  hint="pass the folder holding book.yaml, e.g. 'publish build manuscript'")])
@@ -279,7 +281,11 @@ def load_manuscript(book_dir: Path) -> Manuscript:
                               hint="add Markdown files such as '01-first-chapter.md' beside book.yaml"))
     places = {key: Place(shown_config, lines.get(key)) for key in data}
     merged, places, lenient, merge_problems = merge_metadata(data, places, blocks)
+    if overlay is not None:  # a catalogue's values, for the keys neither book.yaml nor a block gives
+        merged = {**dict(overlay.defaults), **merged}
     config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient)
+    if config is not None and overlay is not None and overlay.css:
+        config = dataclasses.replace(config, css=overlay.css)
     problems += merge_problems + config_problems
     if config is None or has_errors(problems):
         raise BuildFailed(problems)

@@ -288,6 +288,9 @@ def render_pdf(book: Book, *, profile: str | None = None,
     try:
         stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
                        for name in STYLESHEETS]
+        if book.config.css:  # a catalogue's stylesheet additions, last
+            stylesheets.append(weasyprint.CSS(string=book.config.css, base_url=str(STYLES_DIR) + "/",
+                                              url_fetcher=fetcher, font_config=fonts))
         pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
         margins = margins_for(book.config, pages_guess)
         document = None

@@ -39,7 +39,6 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 from lxml import etree
-from markdown.extensions.toc import slugify
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -992,5 +991,5 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
                                     hint="write the chapter, or remove the heading"))
     return Book(root=manuscript.root, config=manuscript.config, chapters=chapters,
                 assets=tuple(sorted(assets.values(), key=lambda a: a.href)), identifier=book_identifier(manuscript),
-                modified=modified_time(manuscript, source_date_epoch), slug=slugify(manuscript.config.title, "-") or "book", cover=cover,
+                modified=modified_time(manuscript, source_date_epoch), slug=manuscript.config.slug, cover=cover,
                 diagnostics=tuple(problems), chapter_level=level, titled_by_names=from_names)
