@@ -334,12 +334,12 @@ def test_the_preview_recovers_when_the_book_folder_is_deleted_and_recreated(
     saved = tmp_path / "saved"
     shutil.copytree(book, saved)
     shutil.rmtree(book)
-    wait_for(lambda: sites[-1].failed)
+    wait_for(lambda: sites[-1].failed, timeout=60)
     assert b"book-missing" in fetch(running.url)[1] or b"does not exist" in fetch(running.url)[1]
     shutil.copytree(saved, book)
-    wait_for(lambda: not sites[-1].failed)
+    wait_for(lambda: not sites[-1].failed, timeout=60)
     assert b"Whiplash" in fetch(running.url)[1]
     count = len(sites)
     chapter = book / CHAPTER
     chapter.write_text(chapter.read_text() + "\nWritten into the new folder.\n")  # and the new folder is watched
-    wait_for(lambda: len(sites) > count and b"Written into the new folder." in fetch(running.url)[1])
+    wait_for(lambda: len(sites) > count and b"Written into the new folder." in fetch(running.url)[1], timeout=60)
