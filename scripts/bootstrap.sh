@@ -32,8 +32,9 @@ die() { printf 'setting up: error: %s\n' "$*" >&2; exit 1; }
 runtime_debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig)
 # Validators used by the tests: pdffonts/pdfinfo, qpdf, Chromium for Ace and
 # Playwright, a JRE for EPUBCheck; the locale sources the reproducibility test
-# compiles a Turkish locale from (localedef, into a folder of its own).
-dev_debs=(poppler-utils qpdf chromium locales)
+# compiles a Turkish locale from (localedef, into a folder of its own); zbarimg
+# to read the covers' barcodes back.
+dev_debs=(poppler-utils qpdf chromium locales zbar-tools)
 
 debs=("${runtime_debs[@]}")
 if [[ "$mode" == dev ]]; then

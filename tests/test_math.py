@@ -3,11 +3,14 @@ the EPUB and the web edition, drawn as SVG on the text's baseline in print."""
 
 from __future__ import annotations
 
+import html as html_module
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import lxml.html
+from lxml import etree
 import pypandoc
 import pytest
 from conftest import NS, Epub, MakeBook, Pdf, _corpus, parse
@@ -161,6 +164,28 @@ def test_latex2mathml_is_amended_where_tex_sets_it_otherwise() -> None:
     assert 'columnspacing="0.8em"' in xml("\\begin{matrix} a & b \\end{matrix}")
 
 
+def _leaves(math: etree._Element) -> list[tuple[str, str]]:
+    """What a formula shows, in order: each token element's kind and text (spacing left out)."""
+    leaves = [(etree.QName(e).localname, " ".join((e.text or "").replace("\u00a0", " ").split()))
+              for e in math.iter() if isinstance(e.tag, str) and etree.QName(e).localname in {"mi", "mn", "mo", "mtext"}]
+    return [(kind, text) for kind, text in leaves if text or kind != "mtext"]
+
+
+@pytest.mark.parametrize("tex", ["\\$2 + \\$3", "x = \\text{the $n$th root of $y$}",
+                                 "\\text{if $a_1$ then $\\text{$b$}$}", "\\text{{for} $x$ \\$}"])
+def test_dollars_and_math_inside_text_are_what_pandoc_makes_of_them(tex: str) -> None:
+    # Pandoc's markdown-reader-more.txt: \$ in math is a dollar sign; in \text{…}, $…$ is math again.
+    markdown = f"${tex}$\n"
+    [ours] = lxml.html.fragment_fromstring(chapter_html(markdown), create_parent="div").iter("math")
+    html = subprocess.run([pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "html", "--mathml"],
+                          input=markdown, capture_output=True, text=True, check=True, timeout=60).stdout
+    [theirs] = lxml.html.fragment_fromstring(html, create_parent="div").iter(MATHML, "math")
+    for element in theirs.xpath(".//*[local-name()='annotation']"):
+        element.getparent().remove(element)
+    assert _leaves(ours) == _leaves(theirs)
+    assert not any(re.search(r"\$[^$\s]+\$", text) for kind, text in _leaves(ours) if kind == "mtext")  # no TeX shows
+
+
 @pytest.mark.parametrize(("tex", "reason"), [
     ("\\frac{a", "'{' is never closed"),
     ("x^{2", "'{' is never closed"),
@@ -202,6 +227,7 @@ FORMULAS = [
     "\\lambda = 381,47\\,\\mu\\mu", "k = 1,05 \\,\\cdot\\, 10^{-6}.", "\\operatorname{sgn}(x)", "x \\bmod 3",
     "\\displaystyle\\sum_i x_i", "\\tfrac{1}{2}", "\\dfrac{1}{2}", "a \\quad b \\qquad c", "\\{1, 2, 3\\}",
     "\\underset{x}{\\arg\\max}", "\\xrightarrow{f}", "\\boxed{x}", "\\cancel{x}", "\\color{red}{x}",
+    "\\$2 + \\$3", "x = \\text{the $n$th root of $y$}", "\\text{a {b $c_1$} d \\$}",
 ]
 
 
@@ -213,7 +239,8 @@ def test_every_construct_survives_the_sanitiser_and_is_drawn_for_print(tex: str)
     assert len(maths) == 2
     for element in maths:
         serialised = lxml.html.tostring(element, encoding="unicode")
-        assert sanitize(serialised) == serialised  # nothing of it is dropped by the raw-HTML policy
+        # Nothing of it is dropped by the raw-HTML policy (which writes a \text's spaces as characters).
+        assert html_module.unescape(sanitize(serialised)) == html_module.unescape(serialised)
     drawn = draw_formulas(html)
     assert "<math" not in drawn and "math-error" not in drawn  # ziamath lays every one of them out
 

@@ -43,6 +43,12 @@ INLINE = {
     "implicit-header-reference-defined-wins": "## My other header\n\n[my other header]: /foo\n\n"
                                               "Not a link to [My other header].\n",
     "example-reference": "(@foo) An example.\n\nAs (@foo) shows.\n",
+    # Pandoc's markdown-reader-more.txt: an address of several words, spaces encoded as %20.
+    "reference-spaces": "[baz][] [bam][] [bork][]\n\n[baz]: /foo foo\n[bam]:  /foo fee   \n"
+                        "[bork]:  /foo/zee zob   (title)\n",
+    "reference-spaces-titles": "[a], [b], [c], [d]\n\n[a]: my file.html \"A title\"\n[b]: <x y.html> 'z'\n"
+                               "[c]: /p q\n    (next line)\n[d]: one  two\tthree\n",
+    "reference-spaces-then-text": "[a]\n\n[a]: /p q \"t\" more words\n",
 }
 
 BLOCKS = {
@@ -106,6 +112,12 @@ def test_block_constructs_mean_what_pandoc_makes_of_them(markdown: str) -> None:
 @pytest.mark.parametrize("markdown", LISTS.values(), ids=LISTS.keys())
 def test_lists_are_what_pandoc_makes_of_them(markdown: str) -> None:
     assert ours(markdown) == pandoc(markdown)
+
+
+def test_a_note_definition_with_spaces_stays_a_note() -> None:
+    # Footnote definitions are read before references (priority 17 over 15), as before.
+    html = chapter_html("A note[^1] and [r].\n\n[^1]: a note with words\n\n[r]: /a b\n")
+    assert '<a href="/a%20b">r</a>' in html and "a note with words" in html and "[^1]" not in html
 
 
 def test_caret_insert_is_not_read_pandoc_has_none() -> None:

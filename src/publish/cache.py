@@ -43,7 +43,7 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
              "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
              "latex2mathml", "ziamath", "ziafont", "pypandoc-binary",
-             "pygments", "pymdown-extensions")
+             "pygments", "pymdown-extensions", "python-barcode", "python-stdnum")
 
 
 def default_root() -> Path:

@@ -35,7 +35,7 @@ from .manuscript import load_manuscript
 from .model import Book
 from .parse import parse_book
 
-TOOLS = ("epubcheck", "ace")
+TOOLS = ("epubcheck", "ace", "covers")  # covers: the print editions' interiors and covers (printcheck)
 REPO = Path(__file__).resolve().parents[2]
 ACE_DEFAULT = REPO / "tools" / "ace" / "node_modules" / ".bin" / "ace-puppeteer"
 TIMEOUT = 600  # seconds per validator: Ace on a long novel on a busy machine takes minutes
@@ -85,8 +85,27 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, source_date_ep
     with tempfile.TemporaryDirectory(prefix="publish-check-") as tmp:
         epub = Path(tmp) / f"{book.slug}.epub"
         epub.write_bytes(data)
-        report = _validate(epub, tools, progress=progress, book=book)
-    return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
+        report = _validate(epub, tuple(t for t in tools if t != "covers"), progress=progress, book=book)
+        printed = _check_print(book_dir, Path(tmp) / "print", source_date_epoch, progress) if "covers" in tools else None
+    if printed is None:
+        return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
+    return CheckReport(tuple(found) + report.diagnostics + printed, ("lint", *report.ran, "covers"), report.missing)
+
+
+def _check_print(book_dir: Path, out_dir: Path, source_date_epoch: str | None,
+                 progress: Progress) -> tuple[Diagnostic, ...] | None:
+    """The print editions' interiors and covers, built as `build` builds them (None: the book has none)."""
+    from .build import build
+    from .printcheck import check_print_outputs, print_configs
+
+    manuscript = load_manuscript(book_dir)
+    if not print_configs(manuscript.config):
+        return None
+    progress("covers: the print editions and their covers")
+    result = build(book_dir, out_dir, formats=("pdf",), source_date_epoch=source_date_epoch,
+                   progress=lambda stage: progress(f"build: {stage}"))
+    own = tuple(d for d in result.diagnostics if d.code.startswith("cover-"))
+    return own + tuple(check_print_outputs(result.book, out_dir, configs=print_configs(manuscript.config)))
 
 
 def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, progress: Progress = lambda _: None) -> CheckReport:
@@ -94,7 +113,7 @@ def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, progress: Progress
     if not epub.is_file():
         return CheckReport((error("epub-missing", f"the file '{epub}' does not exist", file=epub,
                                   hint="pass an .epub file, or a book folder holding book.yaml"),))
-    return _validate(epub, tools, progress=progress, book=None)
+    return _validate(epub, tuple(t for t in tools if t != "covers"), progress=progress, book=None)
 
 
 def _validate(epub: Path, tools: tuple[str, ...], *, progress: Progress, book: Book | None) -> CheckReport:

@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   publish build                          build manuscript/ into output/
   publish build ../my-novel -o dist      build another book folder into dist/
   publish build --format epub,pdf        only the EPUB and the PDF
+  publish build --edition paperback      one edition of book.yaml's editions: its PDF and cover
+  publish build --pdf-profile print      the print-on-demand PDF and its full-wrap cover
 
 A build writes all its outputs or none. It replaces only what an earlier build wrote (listed in
 OUT_DIR/.publish-outputs.json): anything else in the way is an error, unless --force.
@@ -60,7 +62,7 @@ Saving a chapter rebuilds the page and reloads the browser; errors show in the p
 CHECK_EXAMPLES = """examples:
   publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
   publish check my-novel --strict        fail on warnings too
-  publish check my-novel --skip ace      leave out a validator (epubcheck, ace)
+  publish check my-novel --skip ace      leave out a validator (epubcheck, ace, covers)
   publish check output/book.epub         only the validators, on any EPUB
 
 exit codes:
@@ -183,6 +185,8 @@ def parser() -> argparse.ArgumentParser:
                        help="comma-separated editions to build: epub, pdf, html (default: all)")
     build.add_argument("--pdf-profile", choices=("default", "print"), default=None,
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
+    build.add_argument("--edition", metavar="NAME",
+                       help="build only this edition of book.yaml's 'editions:' (default: every edition)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors: then nothing is written")
     build.add_argument("--force", action="store_true",
                        help="replace files and folders in OUT_DIR that are in the way of an output although "
@@ -247,7 +251,8 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
-                       help="comma-separated validators to leave out: epubcheck, ace")
+                       help="comma-separated validators to leave out: epubcheck, ace, covers (the print "
+                            "editions' interiors and covers, which lays out every print edition)")
 
 
 def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: int = 1) -> None:
@@ -397,7 +402,7 @@ def _build(args: argparse.Namespace) -> int:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
-                           clean=args.clean, strict=args.strict, force=args.force)
+                           clean=args.clean, strict=args.strict, force=args.force, edition=args.edition)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)

@@ -20,6 +20,7 @@ import yaml
 
 from . import safe_yaml
 from .diagnostics import Diagnostic, error, warning
+from .isbn import Isbn, parse_isbn
 from .sanitize import XML_FORBIDDEN
 
 # Trim sizes in inches (width, height); A4/A5/Letter for home printing.
@@ -65,6 +66,33 @@ class CitationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Edition:
+    """One edition of the book (`editions:` in book.yaml): the ebook, a paperback, a hardcover, a
+    large-print paperback... Each has its own ISBN; a print edition its own trim, paper, service
+    and binding (None: the book's own)."""
+
+    name: str  # as written in book.yaml; also the edition's part of the file names
+    binding: str  # "ebook", "paperback" or "hardcover"
+    isbn: Isbn | None = None
+    trim: TrimSize | None = None
+    paper: str | None = None
+    service: str | None = None
+    font_size: float | None = None  # pt; large print is 16 pt or more
+    caliper: str | None = None  # inches per page, from the service's own cover template
+
+    @property
+    def printed(self) -> bool:
+        return self.binding != "ebook"
+
+    @property
+    def label(self) -> str:
+        """How the copyright page names it: "paperback", "hardcover", "large print", "ebook"."""
+        if self.font_size and self.font_size >= LARGE_PRINT_PT:
+            return "large print" if self.binding == "paperback" else f"large print {self.binding}"
+        return self.binding
+
+
+@dataclass(frozen=True, slots=True)
 class BookConfig:
     title: str
     lang: str = "en"
@@ -86,6 +114,15 @@ class BookConfig:
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
     citations: CitationConfig = field(default_factory=lambda: CitationConfig())
+    # Print covers and editions (docs/covers.md).
+    isbn: Isbn | None = None  # the print edition's, for its barcode
+    paper: str = "white"
+    binding: str = "paperback"
+    author_bio: str | None = None  # Markdown, for the back cover
+    author_photo: str | None = None
+    editions: tuple[Edition, ...] = ()
+    edition: Edition | None = None  # the edition this configuration was made for (see `for_edition`)
+    font_size: float | None = None  # pt, the print edition's body text; None: print.css's own
     # CSS added after the house stylesheets in every edition: a catalogue's stylesheet additions
     # (catalog.yaml's `stylesheets`, see `Overlay`); book.yaml has no such key.
     css: str = ""
@@ -118,6 +155,7 @@ KNOWN_KEYS = (
     "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "chapters", "trim", "pdf-profile",
     "print-service", "remote-images", "nocite", "reference-section-title", "link-citations",
     "suppress-bibliography",
+    "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -223,7 +261,7 @@ def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnos
     data, lines, problems = read_yaml_mapping(text, path)
     if data is None:
         return None, problems
-    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path)
+    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path, text=text)
 
 
 def same_value(key: str, a: Any, b: Any) -> bool:
@@ -244,8 +282,9 @@ def same_value(key: str, a: Any, b: Any) -> bool:
 
 
 def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
-                 lenient: frozenset[str] = frozenset()) -> tuple[BookConfig | None, list[Diagnostic]]:
-    """Validate configuration `data` whose keys were written at `places`.
+                 lenient: frozenset[str] = frozenset(), text: str | None = None) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate configuration `data` whose keys were written at `places` (`text`: book.yaml's, for
+    the lines of nested keys).
 
     A bad value is an error, except for the keys in `lenient` (those a metadata block gave, written
     for Pandoc, which takes any text): such a value is ignored with a warning."""
@@ -368,6 +407,14 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
     if citations is not None:
         values["citations"] = citations
 
+    def report(where: tuple[str, ...], message: str, hint: str, make: Any = error) -> None:
+        at = place(where[0])
+        line = _nested_line(text, where) if text is not None and at.file == home else None
+        problems.append(make("config-value", f"'{' → '.join(where)}': {message}", file=at.file, line=line or at.line,
+                             hint=hint))
+
+    values.update(print_values(data, report=report))
+
     problems.sort(key=lambda p: (p.file != home, str(p.file), p.line or 0))  # in the order the author reads them
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
@@ -464,3 +511,182 @@ def parse_trim(value: Any) -> TrimSize | None:
         if width and height:
             return TrimSize(f"{width:g}x{height:g}", width, height)
     return None
+
+
+# -- print covers and editions ----------------------------------------------------------------
+
+PAPERS = ("white", "cream", "color")
+BINDINGS = ("ebook", "paperback", "hardcover")
+LARGE_PRINT_PT = 16.0  # the least size large print is set in (UKAAF, APH and RNIB all say 16 pt)
+_EDITION_KEYS = ("isbn", "binding", "trim", "paper", "service", "font-size", "caliper")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(pt)?\s*$")
+_CALIPER = re.compile(r"^\s*(0?\.[0-9]+)\s*(in)?\s*$")
+
+Report = Any  # (path of keys, message, hint[, make=warning]) -> None: an error unless made a warning
+
+
+def print_values(data: dict[str, Any], *, report: Report) -> dict[str, Any]:
+    """The print keys of book.yaml (isbn, paper, binding, author-bio, author-photo, editions),
+    checked; each problem goes to `report` with the keys that lead to it."""
+    values: dict[str, Any] = {}
+    if data.get("isbn") is not None:
+        isbn, why = parse_isbn(str(data["isbn"]))
+        if isbn is None:
+            report(("isbn",), f"{data['isbn']!r} is not a valid ISBN: {why}",
+                   "copy the ISBN from the agency's record (Bowker, Nielsen, ...), 10 or 13 digits")
+        else:
+            values["isbn"] = isbn
+    for key, choices in (("paper", PAPERS), ("binding", BINDINGS[1:])):
+        if data.get(key) is not None:
+            choice = _choice(data[key], choices, (key,), report)
+            if choice:
+                values[key] = choice
+    for key in ("author-bio", "author-photo"):
+        if data.get(key) is not None:
+            if not isinstance(data[key], (str, int, float)) or not str(data[key]).strip():
+                report((key,), "must be text", f"write '{key}: ...' on one line, or as a '|' block")
+            else:
+                values[key.replace("-", "_")] = str(data[key]).strip()
+    if data.get("editions") is not None:
+        values["editions"] = _editions(data["editions"], report)
+    return values
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: tuple[str, ...], report: Report) -> str | None:
+    choice = _as_text(value)
+    if choice in choices:
+        return choice
+    close = difflib.get_close_matches(str(choice), choices, n=1)
+    report(where, f"{value!r} is not one of {', '.join(choices)}",
+           f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(choices)}")
+    return None
+
+
+def _editions(raw: Any, report: Report) -> tuple[Edition, ...]:
+    if not isinstance(raw, dict) or not raw:
+        report(("editions",), "must be a mapping of edition names to their settings",
+               "write 'editions:' and under it one name a line, e.g. 'paperback: {isbn: 978-..., paper: cream}'")
+        return ()
+    editions = []
+    isbns: dict[str, str] = {}
+    for key, settings in raw.items():
+        name = str(key)
+        if not _NAME.match(name):
+            report(("editions", name), "an edition's name is part of its file names: lower-case letters, digits and '-'",
+                   "e.g. 'paperback', 'hardcover', 'large-print'")
+            continue
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            report(("editions", name), "must be a mapping of settings", f"known settings: {', '.join(_EDITION_KEYS)}")
+            continue
+        edition = _edition(name, settings, report)
+        if edition is None:
+            continue
+        if edition.isbn is not None:
+            if edition.isbn.ean in isbns:
+                report(("editions", name, "isbn"), f"is the ISBN of the '{isbns[edition.isbn.ean]}' edition too",
+                       "each edition (ebook, paperback, hardcover, large print) needs an ISBN of its own")
+            isbns.setdefault(edition.isbn.ean, name)
+        editions.append(edition)
+    return tuple(editions)
+
+
+def _edition(name: str, settings: dict[str, Any], report: Report) -> Edition | None:
+    for key in settings:
+        if str(key) not in _EDITION_KEYS:
+            close = difflib.get_close_matches(str(key), _EDITION_KEYS, n=1)
+            report(("editions", name, str(key)), "is not an edition setting, and is ignored",
+                   f"did you mean '{close[0]}'?" if close else f"known settings: {', '.join(_EDITION_KEYS)}",
+                   make=warning)
+    where = lambda key: ("editions", name, key)  # noqa: E731
+    binding = _choice(settings["binding"], BINDINGS, where("binding"), report) if settings.get("binding") is not None \
+        else _binding_of(name)
+    if binding is None:
+        return None
+    values: dict[str, Any] = {}
+    if settings.get("isbn") is not None:
+        isbn, why = parse_isbn(str(settings["isbn"]))
+        if isbn is None:
+            report(where("isbn"), f"{settings['isbn']!r} is not a valid ISBN: {why}",
+                   "copy the ISBN from the agency's record, 10 or 13 digits")
+        else:
+            values["isbn"] = isbn
+    printed = binding != "ebook"
+    for key in ("trim", "paper", "service", "font-size", "caliper"):
+        if settings.get(key) is not None and not printed:
+            report(where(key), "is a print setting, and this edition is an ebook",
+                   "remove it, or give the edition 'binding: paperback' or 'binding: hardcover'")
+    if not printed:
+        return Edition(name, binding, **values)
+    if settings.get("trim") is not None:
+        trim = parse_trim(settings["trim"])
+        if trim is None:
+            report(where("trim"), f"{settings['trim']!r} is not a trim size",
+                   f"use one of {', '.join(TRIM_PRESETS)}, or 'width: 6in' and 'height: 9in' (in, mm or cm)")
+        else:
+            values["trim"] = trim
+    if settings.get("paper") is not None:
+        values["paper"] = _choice(settings["paper"], PAPERS, where("paper"), report)
+    if settings.get("service") is not None:
+        values["service"] = _choice(settings["service"], PRINT_SERVICES, where("service"), report)
+    size = settings.get("font-size")
+    if size is None and "large" in name:
+        size = LARGE_PRINT_PT  # what an edition named large print means
+    if size is not None:
+        match = _SIZE.match(str(size))
+        points = float(match[1]) if match else None
+        if points is None or not 6 <= points <= 30:
+            report(where("font-size"), f"{size!r} is not a type size", "write it in points, e.g. 'font-size: 16pt'")
+        else:
+            if "large" in name and points < LARGE_PRINT_PT:
+                report(where("font-size"), f"{points:g} pt is too small for large print",
+                       f"large print is set in {LARGE_PRINT_PT:g} pt or more (UKAAF, APH, RNIB)", make=warning)
+            values["font_size"] = points
+    if settings.get("caliper") is not None:
+        match = _CALIPER.match(str(settings["caliper"]))
+        if match is None or not 0.001 <= float(match[1]) <= 0.01:
+            report(where("caliper"), f"{settings['caliper']!r} is not a paper thickness per page",
+                   "inches per page as the service's cover template states it, e.g. 'caliper: 0.0025'")
+        else:
+            values["caliper"] = match[1]
+    return Edition(name, binding, **{k: v for k, v in values.items() if v is not None})
+
+
+def _binding_of(name: str) -> str:
+    if name in {"ebook", "epub", "kindle"}:
+        return "ebook"
+    return "hardcover" if "hardcover" in name or "hardback" in name else "paperback"
+
+
+def for_edition(config: BookConfig, edition: Edition) -> BookConfig:
+    """The configuration an edition is made from: the book's, with the edition's own settings."""
+    import dataclasses
+
+    changes: dict[str, Any] = {"edition": edition}
+    if edition.isbn is not None:
+        changes["identifier"] = edition.isbn.urn
+    if edition.printed:
+        changes.update(binding=edition.binding, pdf_profile="print", isbn=edition.isbn,
+                       trim=edition.trim or config.trim, paper=edition.paper or config.paper,
+                       print_service=edition.service or config.print_service, font_size=edition.font_size)
+    return dataclasses.replace(config, **changes)
+
+
+def _nested_line(text: str, where: tuple[str, ...]) -> int | None:
+    """The line of a nested key (("editions", "paperback", "isbn")), for messages."""
+    if len(where) < 2:
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in where:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if found is None:
+            break
+        line, node = found[0].start_mark.line + 1, found[1]
+    return line

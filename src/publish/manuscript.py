@@ -283,7 +283,7 @@ def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manusc
     merged, places, lenient, merge_problems = merge_metadata(data, places, blocks)
     if overlay is not None:  # a catalogue's values, for the keys neither book.yaml nor a block gives
         merged = {**dict(overlay.defaults), **merged}
-    config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient)
+    config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient, text=text)
     if config is not None and overlay is not None and overlay.css:
         config = dataclasses.replace(config, css=overlay.css)
     problems += merge_problems + config_problems

@@ -32,6 +32,7 @@ from .linear_inline import LinearInlineExtension
 from .lists import PandocListsExtension
 from .problems import Problem
 from .rawhtml import RawHtmlExtension
+from .references import ReferenceDefinitionsExtension
 from .spans import BracketedSpansExtension
 from .tables import PandocTablesExtension
 
@@ -59,6 +60,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     Construct("raw HTML", RawHtmlExtension),
     Construct("bracketed spans", BracketedSpansExtension),
     Construct("backslash line breaks", BackslashBreaksExtension),
+    Construct("reference links", ReferenceDefinitionsExtension),  # `[a]: /my file.html`: addresses with spaces
     Construct("implicit header references", HeaderReferencesExtension),
     Construct("fenced divs", fenced_divs.FencedDivsExtension),
     Construct("line blocks", LineBlocksExtension),

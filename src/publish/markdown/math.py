@@ -8,7 +8,8 @@ scanner that follows Pandoc's Markdown reader (`mathInlineWith` / `mathDisplayWi
 
 * `$` opens only if the next character is not a space; spaces inside shrink to one and may not
   stand before the closing `$`, which may not be followed by a digit (so "$20,000 and $30,000"
-  is text); `\\$` is a dollar sign; `\\text{…}` may hold dollars of its own;
+  is text); `\\$` is a dollar sign; `\\text{…}` may hold dollars of its own, and the `$…$` in
+  it is math again (`_math_in_text`);
 * `$$…$$` is display math, spaces allowed; neither kind spans a blank line, and (Pandoc's
   `many1Till`) neither may begin with its closer, so "$$$" is text and "$$x$" is "$" and `$x$`;
 * `\\(…\\)` and `\\[…\\]` are off by default, as in Pandoc: manuscripts exported from GitBook and
@@ -55,6 +56,7 @@ _TAGS = re.compile(r"<(?:/?[A-Za-z][^<>@ ]*(?: [^<>]*)?|!--.*?--)>|<(?:[Ff]|[Hh]
 _STASH = re.compile("[\x02\x03]")  # Python-Markdown's placeholders (code spans found before math)
 _SPACE = " \t\n\r"
 _MACRO = re.compile(r"\\(?:re)?newcommand\*?\s*\{?\\[A-Za-z]+\}?(?:\s*\[\d\])?\s*\{")
+_TEXT = re.compile(r"\\text\{")  # the text that may hold dollars of its own, as Pandoc finds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,70 @@ def _as_tex_sets_it(math: ET.Element) -> None:
             previous = child
 
 
+def _closing_dollar(text: str, at: int) -> int | None:
+    """Where the `$` that closes the one at `at` is: not an escaped one, nor one in braces."""
+    i = at + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == "{":
+            i = _balanced(text, i) or len(text)
+        elif text[i] == "$":
+            return i if i > at + 1 else None
+        else:
+            i += 1
+    return None
+
+
+def _text_pieces(command: str, body: str) -> str:
+    """One `\\text{…}` that holds formulas, cut at them: text, formula, text, as one group.
+    Braces in the text only group (they print nothing), and latex2mathml ends a text at its
+    first `}`, so they are left out."""
+    parts: list[str] = []
+    piece: list[str] = []
+
+    def flush() -> None:
+        if piece:
+            parts.append(command + "{" + "".join(piece) + "}")
+        piece.clear()
+
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            piece.append("$" if body.startswith("$", i + 1) else body[i:i + 2])  # \\$ in text is a dollar
+            i += 2
+        elif char == "$" and (close := _closing_dollar(body, i)) is not None:
+            flush()
+            parts.append("{" + _math_in_text(body[i + 1:close]) + "}")
+            i = close + 1
+        else:
+            if char not in "{}":
+                piece.append(char)
+            i += 1
+    flush()
+    return "{" + "".join(parts) + "}"
+
+
+def _math_in_text(tex: str) -> str:
+    r"""The formula with the math inside its text read as math: in TeX, and in Pandoc's texmath,
+    `\text{the $n$th root of $y$}` sets "the ", then n and y as math; latex2mathml prints the
+    dollars as text. So such a `\text{…}` is cut at its formulas, `{\text{the }{n}\text{th root
+    of }{y}}`, before it is converted; a text without dollars is left as it is."""
+    out: list[str] = []
+    i = 0
+    while (match := _TEXT.search(tex, i)) is not None:
+        end = _balanced(tex, match.end() - 1)
+        if end is None:
+            break
+        body = tex[match.end():end - 1]
+        out.append(tex[i:match.start()])
+        out.append(_text_pieces(match[0][:-1].rstrip(), body) if "$" in body and not _escaped(tex, match.start())
+                   else tex[match.start():end])
+        i = end
+    return "".join(out) + tex[i:]
+
+
 def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
     """The formula as a MathML `<math>` element (xml.etree, as Python-Markdown builds its tree).
 
@@ -255,7 +321,7 @@ def to_mathml(tex: str, *, display: bool, macros: str = "") -> ET.Element:
 
     _check_braces(tex)
     try:
-        math = Converter(display="block" if display else "inline").convert_to_element(macros + tex)
+        math = Converter(display="block" if display else "inline").convert_to_element(macros + _math_in_text(tex))
     except Exception as exc:  # latex2mathml raises exceptions of its own kinds, and RecursionError
         raise MathError(_REASONS.get(type(exc).__name__, f"it cannot be read ({type(exc).__name__})")) from exc
     for node in math.iter():
