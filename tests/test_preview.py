@@ -287,3 +287,62 @@ def test_the_terminal_shows_a_bad_save_as_a_diagnostic_and_then_the_rebuild(book
     said = "".join(lines)
     assert "book.yaml:" in said and "error config-value: 'date': '2020-02-30' is not a date" in said
     assert "Traceback" not in said
+
+
+# --- issue 13: hostile clients and a folder that goes away ------------------------------------------
+
+def _raw_get(url: str, path: str, host: str) -> int:
+    address, port = url[len("http://"):].strip("/").split(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", host)
+    connection.endheaders()
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_only_requests_for_its_own_address_are_answered(server: tuple[PreviewServer, list[Site]]) -> None:
+    # DNS rebinding: a page at evil.example, its name pointed at 127.0.0.1, sends Host: evil.example.
+    running, _ = server
+    port = running.url.rsplit(":", 1)[1].strip("/")
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "", f"127.0.0.1:{int(port) + 1}"):
+        assert _raw_get(running.url, "/", host) == 421, host
+        assert _raw_get(running.url, EVENTS_PATH, host) == 421, host
+    assert _raw_get(running.url, "/", f"127.0.0.1:{port}") == 200
+    assert _raw_get(running.url, "/", f"localhost:{port}") == 200
+    assert _raw_get(running.url, "/", f"LOCALHOST:{port}") == 200
+
+
+def test_a_client_that_resets_the_connection_gets_no_traceback(server: tuple[PreviewServer, list[Site]],
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    import struct
+    running, _ = server
+    address, port = running.url[len("http://"):].strip("/").split(":")
+    for _ in range(5):
+        client = socket.create_connection((address, int(port)), timeout=10)
+        client.sendall(f"GET /styles/fonts/GentiumBookPlus-Regular.ttf HTTP/1.1\r\nHost: {address}:{port}\r\n\r\n".encode())
+        client.recv(1)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        client.close()
+    time.sleep(0.5)
+    assert fetch(running.url)[0] == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
+
+
+def test_the_preview_recovers_when_the_book_folder_is_deleted_and_recreated(
+        server: tuple[PreviewServer, list[Site]], book: Path, tmp_path: Path) -> None:
+    running, sites = server
+    saved = tmp_path / "saved"
+    shutil.copytree(book, saved)
+    shutil.rmtree(book)
+    wait_for(lambda: sites[-1].failed, timeout=60)
+    assert b"book-missing" in fetch(running.url)[1] or b"does not exist" in fetch(running.url)[1]
+    shutil.copytree(saved, book)
+    wait_for(lambda: not sites[-1].failed, timeout=60)
+    assert b"Whiplash" in fetch(running.url)[1]
+    count = len(sites)
+    chapter = book / CHAPTER
+    chapter.write_text(chapter.read_text() + "\nWritten into the new folder.\n")  # and the new folder is watched
+    wait_for(lambda: len(sites) > count and b"Written into the new folder." in fetch(running.url)[1], timeout=60)

@@ -18,8 +18,10 @@ from typing import Any
 import langcodes
 import yaml
 
+from . import safe_yaml
 from .diagnostics import Diagnostic, error, warning
 from .isbn import Isbn, parse_isbn
+from .sanitize import XML_FORBIDDEN
 
 # Trim sizes in inches (width, height); A4/A5/Letter for home printing.
 TRIM_PRESETS: dict[str, tuple[float, float]] = {
@@ -188,6 +190,21 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
+def _forbidden_character(value: Any) -> str | None:
+    """The first character XML forbids in any text of `value` (a YAML value: text, lists, mappings)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if found := XML_FORBIDDEN.search(item):
+                return found[0]
+        elif isinstance(item, dict):
+            stack.extend(reversed([part for pair in item.items() for part in pair]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return None
+
+
 def _as_text_list(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list):
         items = [_as_text(v) for v in value]
@@ -219,13 +236,22 @@ def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
                       first_line: int = 1) -> tuple[dict[str, Any] | None, dict[str, int], list[Diagnostic]]:
     """A YAML mapping's data and the line of each top-level key (offset by `first_line`)."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        data = safe_yaml.load(text, _Loader)
+    except safe_yaml.YAMLTooLarge as exc:
+        mark = exc.problem_mark
+        return None, {}, [error("config-yaml-size", f"{what} is too large to read: {exc.problem}",
+                                file=path, line=mark.line + first_line if mark else None,
+                                hint="write the values out instead of nesting aliases ('*name') inside each other")]
+    except RecursionError:
+        return None, {}, [error("config-yaml-size", f"{what} nests lists or mappings too deeply to read", file=path,
+                                line=first_line, hint="a book's metadata needs a few levels of nesting at most")]
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a constructor's, e.g. a bad !!int
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + first_line if mark else None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + first_line if mark else _first_bad_line(text, first_line)
         reason = getattr(exc, "problem", None) or str(exc)
-        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line,
-                                hint="check the indentation and quote values that contain ': ' or start with a symbol")]
+        hint = ("delete the character: it is usually left over from a copy and paste" if isinstance(exc, yaml.reader.ReaderError)
+                else "check the indentation and quote values that contain ': ' or start with a symbol")
+        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line, hint=hint)]
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -233,6 +259,12 @@ def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
                                 file=path, line=first_line, hint="write one 'key: value' per line, e.g. 'title: My Book'")]
     lines = {key: line + first_line - 1 for key, line in _key_lines(text).items()}
     return {str(k): v for k, v in data.items()}, lines, []
+
+
+def _first_bad_line(text: str, first_line: int) -> int | None:
+    """The line of the first character YAML refuses outright (its reader's errors carry no mark)."""
+    bad = re.search("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", text)
+    return text.count("\n", 0, bad.start()) + first_line if bad else None
 
 
 def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
@@ -283,13 +315,20 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         else:
             problems.append(error("config-value", f"'{key}': {message}", file=where.file, line=where.line, hint=hint))
 
+    refused: set[str] = set()
     for key in list(data):
+        if (char := _forbidden_character(data[key])) is not None:
+            refused.add(key)
+            bad(key, f"contains the character U+{ord(char):04X}, which XML (and so no book) can hold",
+                "delete it: it is usually left over from a copy and paste, or an escape such as \\x01 in quotes")
+            data.pop(key)
+            continue
         if key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
             problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=place(key).file,
                                     line=place(key).line, hint=hint))
-    if "title" in lenient and _as_text(data.get("title")) is None:
+    if "title" in lenient and "title" not in refused and _as_text(data.get("title")) is None:
         bad("title", "is not a single line of text", "write it as 'title: The Name of the Book'")
         data.pop("title")
 
@@ -299,7 +338,7 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text",
                               file=place("title").file, line=place("title").line,
                               hint="write it as 'title: The Name of the Book'"))
-    elif title is None:
+    elif title is None and "title" not in refused:
         problems.append(error("config-title", "the book has no title", file=home, line=place("title").line or 1,
                               hint="add a line such as 'title: The Name of the Book'"))
 

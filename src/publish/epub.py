@@ -150,7 +150,8 @@ def _split_links(book: Book, chapter: Chapter) -> Chapter:
 
     # Notes link too: a citation in a note goes to the bibliography's document.
     notes = tuple(dataclasses.replace(note, html=split(note.html)) for note in chapter.notes)
-    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes)
+    title = dataclasses.replace(chapter.title, html=split(chapter.title.html))
+    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes, title=title)
 
 
 def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
