@@ -79,7 +79,7 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[
                                 "EPUBCheck, Ace and the stores' rules did not run: the book has errors, so no EPUB could be made",
                                 hint="fix the errors above and check again"))
         return CheckReport(tuple(found), ran=("lint",))
-    from .build import build, output_paths
+    from .build import build
 
     with tempfile.TemporaryDirectory(prefix="publish-check-") as tmp:
         try:
@@ -91,8 +91,11 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[
             return CheckReport(tuple(found) + tuple(d for d in failure.diagnostics if d not in found), ran=("lint",))
         # What only the build finds (the print layout's, the fonts'); the parse stage's are the lint's.
         found += [d for d in result.diagnostics if d not in result.book.diagnostics and d not in found]
-        epub = output_paths(result.book, Path(tmp) / "out")["epub"]
-        report = _validate(epub, tuple(t for t in tools if t != "covers"), stores, progress=progress, book=result.book)
+        # Each EPUB the build wrote (a book with editions has one per edition that makes one).
+        reports = [_validate(epub, tuple(t for t in tools if t != "covers"), stores, progress=progress, book=result.book)
+                   for epub in sorted(p for p in result.outputs if p.suffix == ".epub")]
+        report = CheckReport(tuple(d for r in reports for d in r.diagnostics if d),
+                             reports[0].ran if reports else (), tuple(dict.fromkeys(m for r in reports for m in r.missing)))
         printed = _check_print(book_dir, Path(tmp) / "print", source_date_epoch, progress) if "covers" in tools else None
     if printed is None:
         return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
