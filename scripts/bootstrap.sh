@@ -3,7 +3,8 @@
 #
 #   scripts/bootstrap.sh runtime   system libraries + .venv with `pip install -e .`
 #   scripts/bootstrap.sh dev       the above + dev extras, validator tools
-#                                  (poppler-utils, qpdf, chromium) and DAISY Ace
+#                                  (poppler-utils, qpdf, chromium, mupdf-tools,
+#                                  calibre) and DAISY Ace
 #
 # Idempotent and quick when nothing changed: Debian packages are checked with
 # `dpkg -s`, and the Python and npm installs are redone only when the stamp
@@ -32,8 +33,10 @@ die() { printf 'setting up: error: %s\n' "$*" >&2; exit 1; }
 runtime_debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig)
 # Validators used by the tests: pdffonts/pdfinfo, qpdf, Chromium for Ace and
 # Playwright, a JRE for EPUBCheck; the locale sources the reproducibility test
-# compiles a Turkish locale from (localedef, into a folder of its own).
-dev_debs=(poppler-utils qpdf chromium locales)
+# compiles a Turkish locale from (localedef, into a folder of its own); zbarimg
+# to read the covers' barcodes back; MuPDF (mutool) and calibre (ebook-convert,
+# ebook-meta), the reading systems tests/test_reading_systems.py opens the EPUB in.
+dev_debs=(poppler-utils qpdf chromium locales zbar-tools mupdf-tools calibre)
 
 debs=("${runtime_debs[@]}")
 if [[ "$mode" == dev ]]; then

@@ -87,7 +87,7 @@ def test_book_yaml_that_is_not_a_mapping(capsys: pytest.CaptureFixture[str], tmp
 
 def test_wrong_types_are_all_reported_together_with_their_lines(capsys: pytest.CaptureFixture[str],
                                                                   tmp_path: Path) -> None:
-    config = "title: A Book\nauthor: {name: Jane}\ntrim: huge\nchapters: 01-one.md\nremote-images: maybe\n"
+    config = "title: A Book\nauthor: {nome: Jane}\ntrim: huge\nchapters: 01-one.md\nremote-images: maybe\n"
     err = failing(capsys, write_book(tmp_path / "book", config=config), tmp_path / "out")
     for line, key in ((2, "author"), (3, "trim"), (4, "chapters"), (5, "remote-images")):
         assert re.search(rf"book\.yaml:{line}: error config-value: '{key}'", err), key

@@ -111,7 +111,7 @@ def test_single_line_keys_refuse_lists_and_mappings(key: str) -> None:
 
 @pytest.mark.parametrize("key", ["author", "subject"])
 def test_list_keys_refuse_mappings_and_nested_lists(key: str) -> None:
-    problem = only_error(f"title: T\n{key}:\n  name: X\n")
+    problem = only_error(f"title: T\n{key}:\n  nick: X\n")
     assert problem.code == "config-value" and problem.line == 2 and f"'{key}'" in problem.message
     problem = only_error(f"title: T\n{key}: [[a, b]]\n")
     assert problem.line == 2

@@ -2,7 +2,8 @@
 
 Layout (as in Standard Ebooks' tools): `tests/golden/<case>/in/` is a book folder, and
 `tests/golden/<case>/golden/` holds what the build makes of it: every XHTML document of the EPUB,
-its nav, content.opf and toc.ncx, and the web edition's index.html. The `sample` case's `in` is a
+its nav, content.opf and toc.ncx, the web edition's index.html, and the SHA-256 of every output
+file (outputs.sha256: the same input gives the same bytes). The `sample` case's `in` is a
 symlink to `manuscript/`, so the real sample is checked and no copy of it can drift.
 
 After an intended change, run `pytest tests/test_golden.py --update-goldens` and review the diff in git.
@@ -11,6 +12,7 @@ After an intended change, run `pytest tests/test_golden.py --update-goldens` and
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import zipfile
 from pathlib import Path
@@ -43,6 +45,10 @@ def rendered(case: str, out: Path) -> dict[str, str]:
             if name.endswith(EPUB_TEXT):
                 files[Path(name).name] = normalise(epub.read(name).decode("utf-8"))
     files["index.html"] = normalise((paths["/"] / "index.html").read_text(encoding="utf-8"))
+    # And every output's bytes: a book without `editions:` builds exactly what it did before them.
+    outputs = [paths[".epub"], paths[".pdf"], *sorted(p for p in paths["/"].rglob("*") if p.is_file())]
+    files["outputs.sha256"] = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(out).as_posix()}\n"
+                                      for p in outputs)
     return files
 
 

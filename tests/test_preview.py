@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import shutil
 import socket
 import threading
@@ -93,7 +94,8 @@ def test_serves_the_web_edition_on_localhost_only(server: tuple[PreviewServer, l
     status, page = fetch(running.url)
     assert status == 200 and b"Whiplash" in page
     assert fetch(running.url + "styles/web.css")[0] == 200
-    assert fetch(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf")[0] == 200
+    css = fetch(running.url + "styles/fonts.css")[1].decode()
+    assert all(fetch(running.url + "styles/" + url)[0] == 200 for url in re.findall(r'url\("([^"]+)"\)', css))
     assert fetch(running.url + "__publish__/live-reload.js")[0] == 200
     for outside in ("book.yaml", CHAPTER, "../book.yaml", "%2e%2e/book.yaml", "styles/../../book.yaml"):
         assert fetch(running.url + outside)[0] == 404, outside
@@ -101,10 +103,11 @@ def test_serves_the_web_edition_on_localhost_only(server: tuple[PreviewServer, l
 
 def test_unchanged_files_are_not_sent_again(server: tuple[PreviewServer, list[Site]]) -> None:
     running, _ = server
-    with urllib.request.urlopen(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf") as response:
+    font = running.url + "styles/" + re.findall(r'url\("([^"]+)"\)', fetch(running.url + "styles/fonts.css")[1].decode())[0]
+    with urllib.request.urlopen(font) as response:
         etag = response.headers["ETag"]
         assert response.headers["Cache-Control"] == "no-cache"
-    request = urllib.request.Request(running.url + "styles/fonts/GentiumBookPlus-Regular.ttf", headers={"If-None-Match": etag})
+    request = urllib.request.Request(font, headers={"If-None-Match": etag})
     with pytest.raises(urllib.error.HTTPError) as not_modified:
         urllib.request.urlopen(request)
     assert not_modified.value.code == 304
@@ -284,3 +287,62 @@ def test_the_terminal_shows_a_bad_save_as_a_diagnostic_and_then_the_rebuild(book
     said = "".join(lines)
     assert "book.yaml:" in said and "error config-value: 'date': '2020-02-30' is not a date" in said
     assert "Traceback" not in said
+
+
+# --- issue 13: hostile clients and a folder that goes away ------------------------------------------
+
+def _raw_get(url: str, path: str, host: str) -> int:
+    address, port = url[len("http://"):].strip("/").split(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", host)
+    connection.endheaders()
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_only_requests_for_its_own_address_are_answered(server: tuple[PreviewServer, list[Site]]) -> None:
+    # DNS rebinding: a page at evil.example, its name pointed at 127.0.0.1, sends Host: evil.example.
+    running, _ = server
+    port = running.url.rsplit(":", 1)[1].strip("/")
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "", f"127.0.0.1:{int(port) + 1}"):
+        assert _raw_get(running.url, "/", host) == 421, host
+        assert _raw_get(running.url, EVENTS_PATH, host) == 421, host
+    assert _raw_get(running.url, "/", f"127.0.0.1:{port}") == 200
+    assert _raw_get(running.url, "/", f"localhost:{port}") == 200
+    assert _raw_get(running.url, "/", f"LOCALHOST:{port}") == 200
+
+
+def test_a_client_that_resets_the_connection_gets_no_traceback(server: tuple[PreviewServer, list[Site]],
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    import struct
+    running, _ = server
+    address, port = running.url[len("http://"):].strip("/").split(":")
+    for _ in range(5):
+        client = socket.create_connection((address, int(port)), timeout=10)
+        client.sendall(f"GET /styles/fonts/GentiumBookPlus-Regular.ttf HTTP/1.1\r\nHost: {address}:{port}\r\n\r\n".encode())
+        client.recv(1)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        client.close()
+    time.sleep(0.5)
+    assert fetch(running.url)[0] == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
+
+
+def test_the_preview_recovers_when_the_book_folder_is_deleted_and_recreated(
+        server: tuple[PreviewServer, list[Site]], book: Path, tmp_path: Path) -> None:
+    running, sites = server
+    saved = tmp_path / "saved"
+    shutil.copytree(book, saved)
+    shutil.rmtree(book)
+    wait_for(lambda: sites[-1].failed, timeout=60)
+    assert b"book-missing" in fetch(running.url)[1] or b"does not exist" in fetch(running.url)[1]
+    shutil.copytree(saved, book)
+    wait_for(lambda: not sites[-1].failed, timeout=60)
+    assert b"Whiplash" in fetch(running.url)[1]
+    count = len(sites)
+    chapter = book / CHAPTER
+    chapter.write_text(chapter.read_text() + "\nWritten into the new folder.\n")  # and the new folder is watched
+    wait_for(lambda: len(sites) > count and b"Written into the new folder." in fetch(running.url)[1], timeout=60)

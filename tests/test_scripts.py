@@ -10,13 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bookfolder import write_book
+from bookfolder import TINY_COVER, write_book
 from lxml import etree
 from validators import pdf_fonts, run_epubcheck
 
 from publish import fonts
 from publish.build import build
 from publish.diagnostics import Severity
+from publish.epub import render_epub
 from publish.manuscript import load_manuscript
 from publish.parse import parse_book
 
@@ -86,25 +87,37 @@ def test_a_missing_glyph_warning_names_the_characters_and_where_they_are(tmp_pat
     assert "U+16A0 RUNIC LETTER FEHU FEOH FE F (ᚠ)" in warning.message and "U+16A2" in warning.message
 
 
+def epub_fonts(book_dir: Path) -> dict[str, bytes]:
+    """The fonts.css and font files of the book's EPUB, by their names inside it."""
+    book = parse_book(load_manuscript(book_dir))
+    with zipfile.ZipFile(io.BytesIO(render_epub(book, cover=TINY_COVER))) as archive:
+        return {n.removeprefix("EPUB/styles/"): archive.read(n) for n in archive.namelist()
+                if n.startswith("EPUB/styles/fonts")}
+
+
 def test_an_english_book_carries_only_its_own_typeface(tmp_path: Path) -> None:
-    book = parse_book(load_manuscript(write_book(tmp_path / "book")))
-    files = fonts.edition_fonts(book)
-    assert sorted(files) == ["styles/fonts.css", "styles/fonts/GentiumBookPlus-Bold.ttf",
-                             "styles/fonts/GentiumBookPlus-BoldItalic.ttf", "styles/fonts/GentiumBookPlus-Italic.ttf",
-                             "styles/fonts/GentiumBookPlus-Regular.ttf"]
-    assert b"Noto" not in files["styles/fonts.css"]
+    files = epub_fonts(write_book(tmp_path / "book"))
+    css = files["fonts.css"].decode()
+    # No fallback carried (book.css's stack still names them), and no reserved name: the subset's is its own.
+    assert not re.search(r'@font-face \{ font-family: "Noto', css) and "Gentium" not in css
+    assert [n for n in files if n != "fonts.css"] == re.findall(r'url\("([^"]+)"\)', css)
+    assert all(n.endswith(("-Regular.ttf", "-Italic.ttf")) for n in files if n != "fonts.css")
 
 
 def test_the_cjk_font_is_carried_as_a_subset_of_the_book_s_characters(tmp_path: Path) -> None:
-    book = parse_book(load_manuscript(every_script_book(tmp_path / "book")))
-    files = fonts.edition_fonts(book)
-    cjk = files["styles/fonts/NotoSerifCJKsc-Regular.otf"]
+    files = epub_fonts(every_script_book(tmp_path / "book"))
+    cjk = files["fonts/NotoSerifCJKsc-Regular.otf"]
     assert len(cjk) < 300_000 < (fonts.STYLES_DIR / "fonts" / "NotoSerifCJKsc-Regular.otf").stat().st_size
     from fontTools.ttLib import TTFont
 
-    cmap = TTFont(io.BytesIO(cjk)).getBestCmap()
-    assert all(ord(c) in cmap for c in SAMPLES["chinese"] + SAMPLES["korean"] if c.strip())
-    assert fonts.edition_fonts(book) == files  # the same bytes every time
+    font = TTFont(io.BytesIO(cjk))
+    cmap = font.getBestCmap()
+    gentium = fonts.coverage(fonts.STYLES_DIR / "fonts" / "GentiumBookPlus-Regular.ttf")
+    # Each character is in the first font of the stack that has it: the CJK subset has those Gentium lacks.
+    assert {c for c in SAMPLES["chinese"] + SAMPLES["korean"] if ord(c) not in gentium} <= {chr(c) for c in cmap}
+    assert not {c for c in "The Latin letters" if ord(c) in cmap}
+    assert font["name"].getDebugName(1) == "Noto Serif CJK SC"  # no Reserved Font Name in it: kept
+    assert epub_fonts(every_script_book(tmp_path / "again")) == files  # the same bytes every time
 
 
 # --- whole books ------------------------------------------------------------------------------

@@ -70,6 +70,13 @@ def open_page(browser, url: str, *, size: str = "desktop", scheme: str = "light"
     return context, page
 
 
+# The family of the book's regular face as the page's fonts.css names it (a subset of Gentium Book
+# Plus, named "Book Face …": the licence reserves the name), and whether the browser loaded it.
+BOOK_FACE = """[...document.fonts].map(f => [f.family.replaceAll('"', ''), f.style, f.status])
+                 .filter(([family, style, status]) => family.startsWith('Book Face') && style === 'normal'
+                         && status === 'loaded').map(([family]) => family)[0] || ''"""
+
+
 def first_chapter_id(book: Path) -> str:
     return parse_book(load_manuscript(book)).chapters[0].id
 
@@ -84,8 +91,9 @@ def test_screenshots_at_phone_and_desktop_widths(browser, server: PreviewServer,
         page.locator("#leadership-the-line-between-discipline-and-humanity").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / f"{size}-{scheme}-chapter.png"))
         assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"], "sideways scrolling"
-        assert page.evaluate("document.fonts.check('16px \"Gentium Book Plus\"')")
-        assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Gentium Book Plus"')
+        family = page.evaluate(BOOK_FACE)
+        assert family.startswith("Book Face ")
+        assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith(f'"{family}"')
         red, green, blue = page.evaluate(
             "getComputedStyle(document.documentElement).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)")
         assert (red + green + blue) / 3 > 200 if scheme == "light" else (red + green + blue) / 3 < 50
@@ -231,7 +239,8 @@ def test_no_request_leaves_the_machine(browser, server: PreviewServer, book: Pat
             (edition / name).write_bytes(data)
         requested.clear()
         page.goto((edition / "index.html").as_uri())
-        assert page.evaluate("document.fonts.ready.then(() => document.fonts.check('16px \"Gentium Book Plus\"'))")
+        page.evaluate("document.fonts.ready.then(() => true)")
+        assert page.evaluate(BOOK_FACE).startswith("Book Face ")
         assert all(url.startswith(edition.as_uri()) for url in requested), requested
         assert any(url.endswith(".ttf") for url in requested)
     finally:

@@ -38,7 +38,7 @@ from .cache import (
 from .diagnostics import BuildFailed, Diagnostic, error, refuse_warnings
 from .manuscript import Manuscript, load_manuscript
 from .model import Book
-from .write import commit
+from .write import Written, commit
 
 if TYPE_CHECKING:
     from .config import BookConfig, Overlay
@@ -57,6 +57,7 @@ STYLE_INPUTS: dict[str, tuple[str, ...]] = {
     "html": ("fonts.css", "book.css", "web.css", "web.js", "fonts/", "templates/web.html"),
     "pdf": ("fonts.css", "book.css", "print.css", "fonts/", "templates/print.html", "templates/print-page.css"),
     "cover": ("cover.css", "fonts.css", "fonts/", "templates/cover.html"),
+    "wrap": ("fonts.css", "wrap.css", "fonts/", "templates/wrap.html", "templates/wrap-page.css"),
 }
 
 
@@ -68,10 +69,15 @@ class BuildResult:
     timings: tuple[tuple[str, float], ...]
     made: tuple[str, ...] = ()  # what was made afresh ("book", "cover", editions); the rest came from the cache
     converted: int = 0  # chapters converted from Markdown; the others' HTML came from the cache
+    files: tuple[tuple[Path, bytes | dict[str, bytes]], ...] = ()  # what `write=False` left unwritten
+    page_map: object = None  # the print edition's pages, when it was made
 
 
 def output_paths(book: Book, out_dir: Path) -> dict[str, Path]:
-    return {"epub": out_dir / f"{book.slug}.epub", "pdf": out_dir / f"{book.slug}.pdf", "html": out_dir / book.slug}
+    """Where each output goes; an edition's files carry its name ("whiplash-paperback.pdf")."""
+    stem = f"{book.slug}-{book.config.edition.name}" if book.config.edition else book.slug
+    return {"epub": out_dir / f"{stem}.epub", "pdf": out_dir / f"{stem}.pdf", "html": out_dir / book.slug,
+            "cover": out_dir / f"{stem}-cover.pdf"}
 
 
 def _cover_href(book: Book) -> str:
@@ -406,14 +412,37 @@ def _epub_key(keys: _Keys, styles: _StyleInputs, cover_key: str | None, page_map
 def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, pdf_profile: str | None = None,
           source_date_epoch: str | None = None, progress: Progress = lambda _: None, clean: bool = False,
           cache_dir: Path | None = None, strict: bool = False, force: bool = False,
-          overlay: Overlay | None = None) -> BuildResult:
+          edition: str | None = None, overlay: Overlay | None = None) -> BuildResult:
     """Build the editions in `formats`; raise `BuildFailed` (and write nothing) on any error, and
     with `strict` on any warning. The outputs replace only what publish made, unless `force`.
+
+    A book whose book.yaml names `editions:` is built edition by edition (all of them, or only
+    `edition`; see `editions.build_editions`), each with its own settings and file names.
 
     Results are kept in the cache (`cache_dir`, default: the user's cache folder) and taken from
     it when nothing they depend on has changed; `clean` reads nothing from it. `overlay` is a
     catalogue's settings for the book (see config.Overlay).
     """
+    progress("load: reading the book folder")
+    manuscript = load_manuscript(book_dir, overlay=overlay)
+    if manuscript.config.editions or edition is not None:
+        from .editions import build_editions
+
+        return build_editions(manuscript, out_dir, only=edition, formats=formats, source_date_epoch=source_date_epoch,
+                              progress=progress, clean=clean, cache_dir=cache_dir, strict=strict, force=force)
+    return build_manuscript(manuscript, out_dir, formats=formats, pdf_profile=pdf_profile,
+                            source_date_epoch=source_date_epoch, progress=progress, clean=clean, cache_dir=cache_dir,
+                            strict=strict, force=force)
+
+
+def build_manuscript(manuscript: Manuscript, out_dir: Path, *, formats: tuple[str, ...] = FORMATS,
+                     pdf_profile: str | None = None, source_date_epoch: str | None = None,
+                     progress: Progress = lambda _: None, clean: bool = False, cache_dir: Path | None = None,
+                     strict: bool = False, force: bool = False, page_map: object = None,
+                     write: bool = True) -> BuildResult:
+    """`build` for a manuscript already loaded (one edition's, for an edition). The EPUB carries
+    `page_map` (an edition's print pages) when no PDF is made with it; with `write=False` nothing
+    is written, and the result holds the files."""
     from .templates import STYLES_DIR
 
     timings: list[tuple[str, float]] = []
@@ -424,8 +453,7 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
         progress(name)
         return time.perf_counter()
 
-    started = stage("load: reading the book folder")
-    manuscript = load_manuscript(book_dir, overlay=overlay)
+    started = time.perf_counter()
     if out_dir.resolve().is_relative_to(manuscript.root):
         raise BuildFailed([error("output-in-book", f"the output folder '{out_dir}' is inside the book folder", file=out_dir,
                                  hint="a build never writes into the book folder: choose another folder with -o")])
@@ -513,14 +541,13 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
         if text is not None:
             text.last_job()  # it exits when done, long before WeasyPrint peaks
 
-        page_map = None
         if "pdf" in formats:
             if stored_pdf is None:
                 started = stage("render: PDF (laying out pages)")
                 printed = render_pdf(book, profile=pdf_profile, glyph_check=glyph_check)
                 timings.append(("pdf", time.perf_counter() - started))
                 stored_pdf = cache.put(keys.edition("pdf", styles, pdf_profile), files={"pdf": printed.data},
-                                       meta=(printed.diagnostics, printed.page_map))
+                                       meta=(printed.diagnostics, printed.page_map, printed.pages))
                 made.append("pdf")
                 outputs["pdf"] = printed.data
                 del printed
@@ -531,8 +558,12 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
                     raise BuildFailed([error("cache-damaged", "the cached PDF could not be read", file=cache.root,
                                              hint="build again with --clean")])
                 outputs["pdf"] = data
-            pdf_diagnostics, page_map = stored_pdf.meta
+            pdf_diagnostics, page_map, pages = stored_pdf.meta
             diagnostics += pdf_diagnostics
+            if (pdf_profile or book.config.pdf_profile) == "print":
+                # The cover goes with the interior it was laid out for: its spine from that page count.
+                outputs["cover"], cover_diagnostics = _wrap(book, pages, cache, keys, styles, made, stage)
+                diagnostics += cover_diagnostics
 
         if html_started is not None:
             if html_files is None:  # made by the text worker while the PDF was laid out
@@ -569,15 +600,43 @@ def build(book_dir: Path, out_dir: Path, *, formats: tuple[str, ...] = FORMATS, 
             cache.put_value(cover_key, generated)
             made.append("cover")
 
+    paths = output_paths(book, out_dir)
+    files = tuple((paths[fmt], outputs[fmt]) for fmt in (*FORMATS, "cover") if fmt in outputs)
+    if not write:
+        return BuildResult(book, (), tuple(diagnostics), tuple(timings), tuple(made), converted, files, page_map)
     started = stage(f"write: {out_dir}")
     if strict:
         refuse_warnings(diagnostics)  # before anything is written: a failed build writes nothing
-    paths = output_paths(book, out_dir)
-    written = commit(out_dir, {paths[fmt].name: outputs[fmt] for fmt in FORMATS if fmt in outputs}, force=force,
-                     protect=book.root)
+    written = write_outputs(book, out_dir, files, force=force)
     diagnostics += written.notes
     if cache.stored_bytes:
         cache.prune()
     timings.append(("write", time.perf_counter() - started))
-    return BuildResult(book, written.paths, tuple(diagnostics), tuple(timings), tuple(made), converted)
+    return BuildResult(book, written.paths, tuple(diagnostics), tuple(timings), tuple(made), converted, (), page_map)
+
+
+def write_outputs(book: Book, out_dir: Path, files: tuple[tuple[Path, bytes | dict[str, bytes]], ...], *,
+                  force: bool = False) -> Written:
+    """Put every output (a file, or a folder of files) in place, all at once (see `write.commit`)."""
+    return commit(out_dir, {path.name: data for path, data in files}, force=force, protect=book.root)
+
+
+def _wrap(book: Book, pages: int, cache: Cache, keys: _Keys, styles: _StyleInputs, made: list[str],
+          stage: Callable[[str], float]) -> tuple[bytes, tuple[Diagnostic, ...]]:
+    """The print edition's full-wrap cover, for an interior of `pages` pages (see `wrap`)."""
+    from .wrap import author_photo
+
+    photo = author_photo(book)
+    key = keys.edition("wrap", styles, pages, repr(book.config), photo and file_digest(photo))
+    stored = cache.get(key)
+    data = cache.blob(stored.files["pdf"]) if stored else None
+    if stored is None or data is None:
+        from .wrap import render_wrap
+
+        stage("render: cover (back, spine and front)")
+        made_wrap = render_wrap(book, pages=pages)
+        stored = cache.put(key, files={"pdf": made_wrap.data}, meta=made_wrap.diagnostics)
+        made.append("wrap")
+        data = made_wrap.data
+    return data, stored.meta
 

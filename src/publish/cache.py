@@ -41,9 +41,9 @@ MAX_BYTES = int(os.environ.get("PUBLISH_CACHE_MAX_MB", "1024")) * 1024 * 1024
 # also shape the PDF's layout; they change only with the operating system, and `--clean` is the
 # way around a cache made before such an upgrade.
 LIBRARIES = ("markdown", "nh3", "lxml", "jinja2", "markupsafe", "pyyaml", "langcodes", "ebooklib", "weasyprint",
-             "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "pyphen", "pypdf", "pypdfium2", "pillow",
+             "pydyf", "tinycss2", "cssselect2", "tinyhtml5", "fonttools", "uharfbuzz", "pyphen", "pypdf", "pypdfium2", "pillow",
              "latex2mathml", "ziamath", "ziafont", "pypandoc-binary",
-             "pygments", "pymdown-extensions")
+             "pygments", "pymdown-extensions", "python-barcode", "python-stdnum")
 
 
 def default_root() -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from . import safe_yaml
 from .config import KNOWN_KEYS, Overlay, _key_lines, parse_config
 from .diagnostics import Diagnostic, error, has_errors, warning
 from .manuscript import CONFIG_NAME
@@ -135,7 +136,10 @@ def read_catalog(path: Path) -> Catalog:
         return Catalog((), (problem,))
     assert text is not None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)  # aliases bounded, as in book.yaml (safe_yaml.py)
+    except RecursionError:
+        return Catalog((), (error("catalog-yaml", "the catalogue nests lists or mappings too deeply to read", file=path,
+                                  line=1, hint="a catalogue is a 'books' list and a few keys"),))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return Catalog((), (error("catalog-yaml", f"the catalogue is not valid YAML: {getattr(exc, 'problem', None) or exc}",

@@ -23,7 +23,7 @@ from .check import TOOLS
 from .diagnostics import Severity, has_errors
 
 STATE_STYLE = {"built": "green", "unchanged": "green", "failed": "red", "error": "red", "lost": "red"}
-TOOL_NAMES = {"epubcheck": "EPUBCheck", "ace": "Ace"}
+TOOL_NAMES = {"epubcheck": "EPUBCheck", "ace": "Ace", "covers": "covers"}
 LOG_WIDTH = 160
 
 

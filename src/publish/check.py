@@ -1,9 +1,12 @@
-"""`publish check`: the manuscript lint, then EPUBCheck and DAISY Ace on the EPUB, as one list.
+"""`publish check`: the manuscript lint, then EPUBCheck, DAISY Ace and the stores' rules on the EPUB,
+as one list.
 
-Given a book folder, the book is linted and, if it parses, its EPUB is made in memory (nothing is
-written beside the book) and handed to the validators. Given an `.epub` file, only the validators
-run. Every finding is a `Diagnostic`, so the CLI prints them all alike and `--strict` applies to
-all of them.
+Given a book folder, the book is linted and, if it has no errors, built the way `publish build`
+builds it (the same code, the same cache, the print edition laid out so that the EPUB carries its
+page numbers) into a temporary folder, so the EPUB checked is byte for byte the one `build`
+ships; nothing is written beside the book. Given an `.epub` file, only the validators and the
+stores' rules run. Every finding is a `Diagnostic`, so the CLI prints them all alike and
+`--strict` applies to all of them.
 
 The validators are separate programs, found like this:
 
@@ -33,9 +36,9 @@ from .diagnostics import BuildFailed, Diagnostic, Severity, error, warning
 from .lint import lint_manuscript
 from .manuscript import load_manuscript
 from .model import Book
-from .parse import parse_book
+from .stores import STORES, store_diagnostics
 
-TOOLS = ("epubcheck", "ace")
+TOOLS = ("epubcheck", "ace", "covers")  # covers: the print editions' interiors and covers (printcheck)
 REPO = Path(__file__).resolve().parents[2]
 ACE_DEFAULT = REPO / "tools" / "ace" / "node_modules" / ".bin" / "ace-puppeteer"
 TIMEOUT = 600  # seconds per validator: Ace on a long novel on a busy machine takes minutes
@@ -58,46 +61,74 @@ class ToolMissing(Exception):
         self.diagnostic = diagnostic
 
 
-def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, source_date_epoch: str | None = None,
-               progress: Progress = lambda _: None) -> CheckReport:
-    """Lint the book folder, then run the validators on its EPUB (if it builds)."""
+def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[str, ...] = STORES,
+               source_date_epoch: str | None = None, progress: Progress = lambda _: None,
+               cache_dir: Path | None = None) -> CheckReport:
+    """Lint the book folder, then check the EPUB `build` makes of it (if it builds)."""
     progress("load: reading the book folder")
     try:
         manuscript = load_manuscript(book_dir)
     except BuildFailed as failure:
         return CheckReport(failure.diagnostics, ran=("lint",))
     progress(f"lint: {len(manuscript.sources)} chapters")
-    cache: dict[str, str] = {}
-    found = list(lint_manuscript(manuscript, cache=cache))
-    if not tools:
+    found = list(lint_manuscript(manuscript, cache={}))
+    if not tools and not stores:
         return CheckReport(tuple(found), ran=("lint",))
     if any(d.severity is Severity.ERROR for d in found):
         found.append(Diagnostic("validators-skipped", Severity.INFO,
-                                "EPUBCheck and Ace did not run: the book has errors, so no EPUB could be made",
+                                "EPUBCheck, Ace and the stores' rules did not run: the book has errors, so no EPUB could be made",
                                 hint="fix the errors above and check again"))
         return CheckReport(tuple(found), ran=("lint",))
-    progress("render: EPUB")
-    from .build import book_cover
-    from .epub import render_epub
+    from .build import build
 
-    book = parse_book(manuscript, source_date_epoch=source_date_epoch, cache=cache)
-    data = render_epub(book, cover=book_cover(book))
     with tempfile.TemporaryDirectory(prefix="publish-check-") as tmp:
-        epub = Path(tmp) / f"{book.slug}.epub"
-        epub.write_bytes(data)
-        report = _validate(epub, tools, progress=progress, book=book)
-    return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
+        try:
+            # The EPUB and the PDF, as `build` makes them by default: the EPUB's page-list comes
+            # from the PDF's layout. The lint has reported the book's own findings already.
+            result = build(book_dir, Path(tmp) / "out", formats=("epub", "pdf"), source_date_epoch=source_date_epoch,
+                           progress=lambda stage: progress(f"build: {stage}"), cache_dir=cache_dir)
+        except BuildFailed as failure:
+            return CheckReport(tuple(found) + tuple(d for d in failure.diagnostics if d not in found), ran=("lint",))
+        # What only the build finds (the print layout's, the fonts'); the parse stage's are the lint's.
+        found += [d for d in result.diagnostics if d not in result.book.diagnostics and d not in found]
+        # Each EPUB the build wrote (a book with editions has one per edition that makes one).
+        reports = [_validate(epub, tuple(t for t in tools if t != "covers"), stores, progress=progress, book=result.book)
+                   for epub in sorted(p for p in result.outputs if p.suffix == ".epub")]
+        report = CheckReport(tuple(d for r in reports for d in r.diagnostics if d),
+                             reports[0].ran if reports else (), tuple(dict.fromkeys(m for r in reports for m in r.missing)))
+        printed = _check_print(book_dir, Path(tmp) / "print", source_date_epoch, progress) if "covers" in tools else None
+    if printed is None:
+        return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
+    return CheckReport(tuple(found) + report.diagnostics + printed, ("lint", *report.ran, "covers"), report.missing)
 
 
-def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, progress: Progress = lambda _: None) -> CheckReport:
-    """Run the validators on an EPUB file made by any tool."""
+def _check_print(book_dir: Path, out_dir: Path, source_date_epoch: str | None,
+                 progress: Progress) -> tuple[Diagnostic, ...] | None:
+    """The print editions' interiors and covers, built as `build` builds them (None: the book has none)."""
+    from .build import build
+    from .printcheck import check_print_outputs, print_configs
+
+    manuscript = load_manuscript(book_dir)
+    if not print_configs(manuscript.config):
+        return None
+    progress("covers: the print editions and their covers")
+    result = build(book_dir, out_dir, formats=("pdf",), source_date_epoch=source_date_epoch,
+                   progress=lambda stage: progress(f"build: {stage}"))
+    own = tuple(d for d in result.diagnostics if d.code.startswith("cover-"))
+    return own + tuple(check_print_outputs(result.book, out_dir, configs=print_configs(manuscript.config)))
+
+
+def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[str, ...] = STORES,
+               progress: Progress = lambda _: None) -> CheckReport:
+    """Run the validators and the stores' rules on an EPUB file made by any tool."""
     if not epub.is_file():
         return CheckReport((error("epub-missing", f"the file '{epub}' does not exist", file=epub,
                                   hint="pass an .epub file, or a book folder holding book.yaml"),))
-    return _validate(epub, tools, progress=progress, book=None)
+    return _validate(epub, tuple(t for t in tools if t != "covers"), stores, progress=progress, book=None)
 
 
-def _validate(epub: Path, tools: tuple[str, ...], *, progress: Progress, book: Book | None) -> CheckReport:
+def _validate(epub: Path, tools: tuple[str, ...], stores: tuple[str, ...], *, progress: Progress,
+              book: Book | None) -> CheckReport:
     found: list[Diagnostic] = []
     missing: list[str] = []
     runners = {"epubcheck": ("EPUBCheck", run_epubcheck), "ace": ("DAISY Ace (accessibility)", run_ace)}
@@ -109,7 +140,12 @@ def _validate(epub: Path, tools: tuple[str, ...], *, progress: Progress, book: B
         except ToolMissing as absent:
             found.append(absent.diagnostic)
             missing.append(absent.tool)
-    return CheckReport(tuple(found), tuple(t for t in tools if t not in missing), tuple(missing))
+    ran = [t for t in tools if t not in missing]
+    if stores:
+        progress(f"stores: {', '.join(stores)}")
+        found.extend(_source_hint(d, book) for d in store_diagnostics(epub, stores))
+        ran.append("stores")
+    return CheckReport(tuple(found), tuple(ran), tuple(missing))
 
 
 _CHAPTER_FILE = re.compile(r"chapter-(\d{3})\.xhtml")

@@ -41,8 +41,9 @@ import lxml.html
 import yaml
 from lxml import etree
 
+from . import safe_yaml
 from .diagnostics import Diagnostic, warning
-from .manuscript import Manuscript, Source, read_text
+from .manuscript import Manuscript, Source, read_text, resolved
 from .templates import STYLES_DIR
 
 DEFAULT_STYLE = STYLES_DIR / "csl" / "chicago-author-date.csl"
@@ -98,7 +99,8 @@ def _read_inside(manuscript: Manuscript, name: str, key: str, what: str, problem
     config, line = manuscript.shown("book.yaml"), _key_line(manuscript, key)
     root = manuscript.root
     path = root / name
-    if Path(name).is_absolute() or not path.resolve().is_relative_to(root):
+    real = resolved(path) or path  # a link loop is no file: reported as missing below
+    if Path(name).is_absolute() or not real.is_relative_to(root):
         problems.append(warning(f"{key}-outside", f"the {what} '{name}' is outside the book folder", file=config,
                                 line=line, hint="copy it into the book folder and name it by its relative path"))
         return None
@@ -165,10 +167,10 @@ def _entry_keys(file: _File) -> list[str]:
         if suffix == ".json":
             return [str(e.get("id")) for e in json.loads(text) if isinstance(e, dict)]
         if suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(text)
+            data = safe_yaml.load(text)
             entries = data.get("references", []) if isinstance(data, dict) else data
             return [str(e.get("id")) for e in entries or [] if isinstance(e, dict)]
-    except (ValueError, yaml.YAMLError, AttributeError, TypeError):
+    except (ValueError, yaml.YAMLError, AttributeError, TypeError, RecursionError):
         return []
     return re.findall(r"^ID\s+-\s+(\S+)", text, re.MULTILINE)  # RIS
 

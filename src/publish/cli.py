@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   publish build                          build manuscript/ into output/
   publish build ../my-novel -o dist      build another book folder into dist/
   publish build --format epub,pdf        only the EPUB and the PDF
+  publish build --edition paperback      one edition of book.yaml's editions: its PDF and cover
+  publish build --pdf-profile print      the print-on-demand PDF and its full-wrap cover
 
 A build writes all its outputs or none. It replaces only what an earlier build wrote (listed in
 OUT_DIR/.publish-outputs.json): anything else in the way is an error, unless --force.
@@ -60,8 +62,9 @@ Saving a chapter rebuilds the page and reloads the browser; errors show in the p
 CHECK_EXAMPLES = """examples:
   publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
   publish check my-novel --strict        fail on warnings too
-  publish check my-novel --skip ace      leave out a validator (epubcheck, ace)
-  publish check output/book.epub         only the validators, on any EPUB
+  publish check my-novel --skip ace      leave out a validator (epubcheck, ace, covers)
+  publish check my-novel --store kdp     only Kindle Direct Publishing's rules (default: all four stores)
+  publish check output/book.epub         only the validators and the stores' rules, on any EPUB
 
 exit codes:
   0  no errors (warnings are listed but pass, unless --strict)
@@ -156,6 +159,19 @@ def _tools(value: str) -> tuple[str, ...]:
     return chosen
 
 
+def _stores(value: str) -> tuple[str, ...]:
+    from .stores import STORES
+
+    chosen = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    if chosen == ("none",):
+        return ()
+    unknown = [v for v in chosen if v not in STORES]
+    if unknown or not chosen:
+        shown = ', '.join(unknown) if unknown else repr(value)
+        raise argparse.ArgumentTypeError(f"unknown store {shown}: choose from {', '.join(STORES)}, or none")
+    return chosen
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0-65535; 0 picks a free one)")
@@ -183,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
                        help="comma-separated editions to build: epub, pdf, html (default: all)")
     build.add_argument("--pdf-profile", choices=("default", "print"), default=None,
                        help="'print' adds bleed and embeds whole fonts for print-on-demand (default: from book.yaml)")
+    build.add_argument("--edition", metavar="NAME",
+                       help="build only this edition of book.yaml's 'editions:' (default: every edition)")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors: then nothing is written")
     build.add_argument("--force", action="store_true",
                        help="replace files and folders in OUT_DIR that are in the way of an output although "
@@ -242,12 +260,16 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find every problem in a book at once: broken links and anchors, missing "
                                             "images and alt text, skipped heading levels, empty chapters, straight "
-                                            "quotes; then run EPUBCheck and DAISY Ace on the EPUB made from it.")
+                                            "quotes; then run EPUBCheck, DAISY Ace and the stores' rules (Kindle, "
+                                            "Apple Books, Kobo, Google Play Books) on the EPUB publish build makes of it.")
     check.add_argument("target", nargs="?", default="manuscript", type=Path, metavar="BOOK_DIR|FILE.epub",
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
-                       help="comma-separated validators to leave out: epubcheck, ace")
+                       help="comma-separated validators to leave out: epubcheck, ace, covers (the print "
+                            "editions' interiors and covers, which lays out every print edition)")
+    check.add_argument("--store", type=_stores, default=None, metavar="STORES",
+                       help="comma-separated stores whose rules to check: kdp, apple, kobo, google (default: all), or none")
 
 
 def _show(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], *, verbosity: int = 1) -> None:
@@ -342,15 +364,17 @@ def _preview(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .check import TOOLS, check_book, check_epub
+    from .stores import STORES
 
     tools = tuple(t for t in TOOLS if t not in args.skip)
+    stores = STORES if args.store is None else args.store
     verbosity = _verbosity(args)
     try:
         with Progress(verbosity=verbosity) as progress:
             if args.target.suffix.lower() == ".epub":
-                report = check_epub(args.target, tools=tools, progress=progress)
+                report = check_epub(args.target, tools=tools, stores=stores, progress=progress)
             else:
-                report = check_book(args.target, tools=tools, progress=progress,
+                report = check_book(args.target, tools=tools, stores=stores, progress=progress,
                                     source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
     except BuildFailed as failure:  # a validator timed out or crashed: not the book's fault
         _show(failure.diagnostics)
@@ -397,7 +421,7 @@ def _build(args: argparse.Namespace) -> int:
         with Progress(verbosity=_verbosity(args)) as say:
             result = build(args.book_dir, args.output, formats=args.format, pdf_profile=args.pdf_profile,
                            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"), progress=say,
-                           clean=args.clean, strict=args.strict, force=args.force)
+                           clean=args.clean, strict=args.strict, force=args.force, edition=args.edition)
     except BuildFailed as failure:
         _show(failure.diagnostics)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)

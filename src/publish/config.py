@@ -18,7 +18,10 @@ from typing import Any
 import langcodes
 import yaml
 
+from . import safe_yaml
 from .diagnostics import Diagnostic, error, warning
+from .isbn import Isbn, parse_isbn
+from .sanitize import XML_FORBIDDEN
 
 # Trim sizes in inches (width, height); A4/A5/Letter for home printing.
 TRIM_PRESETS: dict[str, tuple[float, float]] = {
@@ -38,6 +41,14 @@ PRINT_SERVICES = ("kdp", "lulu", "ingram")
 class SpoilerNotice:
     heading: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The series a book belongs to, as a reader's library groups it."""
+
+    name: str
+    position: str | None = None  # "2", or "2.5" for a novella between two books
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +74,40 @@ class CitationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Edition:
+    """One edition of the book (`editions:` in book.yaml): the ebook, a paperback, a hardcover, a
+    large-print paperback... Each has its own ISBN; a print edition its own trim, paper, service
+    and binding (None: the book's own)."""
+
+    name: str  # as written in book.yaml; also the edition's part of the file names
+    binding: str  # "ebook", "paperback" or "hardcover"
+    isbn: Isbn | None = None
+    trim: TrimSize | None = None
+    paper: str | None = None
+    service: str | None = None
+    font_size: float | None = None  # pt; large print is 16 pt or more
+    caliper: str | None = None  # inches per page, from the service's own cover template
+
+    @property
+    def printed(self) -> bool:
+        return self.binding != "ebook"
+
+    @property
+    def label(self) -> str:
+        """How the copyright page names it: "paperback", "hardcover", "large print", "ebook"."""
+        if self.font_size and self.font_size >= LARGE_PRINT_PT:
+            return "large print" if self.binding == "paperback" else f"large print {self.binding}"
+        return self.binding
+
+
+@dataclass(frozen=True, slots=True)
 class BookConfig:
     title: str
     lang: str = "en"
     subtitle: str | None = None
     authors: tuple[str, ...] = ()
+    # How a library sorts each author ("Austen, Jane"): the author's `file-as`, else derived.
+    authors_file_as: tuple[str, ...] = ()
     date: str | None = None
     rights: str | None = None
     publisher: str | None = None
@@ -77,6 +117,7 @@ class BookConfig:
     translators: tuple[str, ...] = ()
     cover_image: str | None = None
     spoiler: SpoilerNotice | None = None
+    series: Series | None = None
     chapters: tuple[str, ...] | None = None
     trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
     pdf_profile: str = "default"
@@ -84,6 +125,15 @@ class BookConfig:
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
     citations: CitationConfig = field(default_factory=lambda: CitationConfig())
+    # Print covers and editions (docs/covers.md).
+    isbn: Isbn | None = None  # the print edition's, for its barcode
+    paper: str = "white"
+    binding: str = "paperback"
+    author_bio: str | None = None  # Markdown, for the back cover
+    author_photo: str | None = None
+    editions: tuple[Edition, ...] = ()
+    edition: Edition | None = None  # the edition this configuration was made for (see `for_edition`)
+    font_size: float | None = None  # pt, the print edition's body text; None: print.css's own
     # CSS added after the house stylesheets in every edition: a catalogue's stylesheet additions
     # (catalog.yaml's `stylesheets`, see `Overlay`); book.yaml has no such key.
     css: str = ""
@@ -113,9 +163,10 @@ class Overlay:
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "translator", "lang", "date", "rights", "publisher", "identifier",
-    "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "chapters", "trim", "pdf-profile",
-    "print-service", "remote-images", "nocite", "reference-section-title", "link-citations",
-    "suppress-bibliography",
+    "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "series", "belongs-to-collection",
+    "group-position", "chapters", "trim", "pdf-profile", "print-service", "remote-images", "nocite",
+    "reference-section-title", "link-citations", "suppress-bibliography",
+    "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
 )
 DEFAULT_SPOILER_HEADING = "Spoiler warning"
 
@@ -136,6 +187,21 @@ def _as_text(value: Any) -> str | None:
         return str(value).strip() or None
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    return None
+
+
+def _forbidden_character(value: Any) -> str | None:
+    """The first character XML forbids in any text of `value` (a YAML value: text, lists, mappings)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if found := XML_FORBIDDEN.search(item):
+                return found[0]
+        elif isinstance(item, dict):
+            stack.extend(reversed([part for pair in item.items() for part in pair]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
     return None
 
 
@@ -170,13 +236,22 @@ def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
                       first_line: int = 1) -> tuple[dict[str, Any] | None, dict[str, int], list[Diagnostic]]:
     """A YAML mapping's data and the line of each top-level key (offset by `first_line`)."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        data = safe_yaml.load(text, _Loader)
+    except safe_yaml.YAMLTooLarge as exc:
+        mark = exc.problem_mark
+        return None, {}, [error("config-yaml-size", f"{what} is too large to read: {exc.problem}",
+                                file=path, line=mark.line + first_line if mark else None,
+                                hint="write the values out instead of nesting aliases ('*name') inside each other")]
+    except RecursionError:
+        return None, {}, [error("config-yaml-size", f"{what} nests lists or mappings too deeply to read", file=path,
+                                line=first_line, hint="a book's metadata needs a few levels of nesting at most")]
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a constructor's, e.g. a bad !!int
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + first_line if mark else None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + first_line if mark else _first_bad_line(text, first_line)
         reason = getattr(exc, "problem", None) or str(exc)
-        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line,
-                                hint="check the indentation and quote values that contain ': ' or start with a symbol")]
+        hint = ("delete the character: it is usually left over from a copy and paste" if isinstance(exc, yaml.reader.ReaderError)
+                else "check the indentation and quote values that contain ': ' or start with a symbol")
+        return None, {}, [error("config-yaml", f"{what} is not valid YAML: {reason}", file=path, line=line, hint=hint)]
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -186,18 +261,26 @@ def read_yaml_mapping(text: str, path: Path, *, what: str = "book.yaml",
     return {str(k): v for k, v in data.items()}, lines, []
 
 
+def _first_bad_line(text: str, first_line: int) -> int | None:
+    """The line of the first character YAML refuses outright (its reader's errors carry no mark)."""
+    bad = re.search("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", text)
+    return text.count("\n", 0, bad.start()) + first_line if bad else None
+
+
 def parse_config(text: str, path: Path) -> tuple[BookConfig | None, list[Diagnostic]]:
     """Validate `book.yaml`'s text. Returns the config (None if unusable) and every problem."""
     data, lines, problems = read_yaml_mapping(text, path)
     if data is None:
         return None, problems
-    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path)
+    return build_config(data, {key: Place(path, lines.get(key)) for key in data}, home=path, text=text)
 
 
 def same_value(key: str, a: Any, b: Any) -> bool:
     """Whether two places give a key the same value, as the book would use it (so a metadata
     block's "July 17, 2006" agrees with book.yaml's 2006-07-17, and "A" with ["A"])."""
-    if key in {"author", "translator", "subject", "bibliography"}:
+    if key == "author":
+        return _authors(a) == _authors(b)
+    if key in {"translator", "subject", "bibliography"}:
         return _as_text_list(a) == _as_text_list(b)
     if key == "date":
         first, second = parse_date(_as_text(a) or ""), parse_date(_as_text(b) or "")
@@ -212,8 +295,9 @@ def same_value(key: str, a: Any, b: Any) -> bool:
 
 
 def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
-                 lenient: frozenset[str] = frozenset()) -> tuple[BookConfig | None, list[Diagnostic]]:
-    """Validate configuration `data` whose keys were written at `places`.
+                 lenient: frozenset[str] = frozenset(), text: str | None = None) -> tuple[BookConfig | None, list[Diagnostic]]:
+    """Validate configuration `data` whose keys were written at `places` (`text`: book.yaml's, for
+    the lines of nested keys).
 
     A bad value is an error, except for the keys in `lenient` (those a metadata block gave, written
     for Pandoc, which takes any text): such a value is ignored with a warning."""
@@ -231,13 +315,20 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         else:
             problems.append(error("config-value", f"'{key}': {message}", file=where.file, line=where.line, hint=hint))
 
+    refused: set[str] = set()
     for key in list(data):
+        if (char := _forbidden_character(data[key])) is not None:
+            refused.add(key)
+            bad(key, f"contains the character U+{ord(char):04X}, which XML (and so no book) can hold",
+                "delete it: it is usually left over from a copy and paste, or an escape such as \\x01 in quotes")
+            data.pop(key)
+            continue
         if key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
             problems.append(warning("config-unknown-key", f"unknown key '{key}' is ignored", file=place(key).file,
                                     line=place(key).line, hint=hint))
-    if "title" in lenient and _as_text(data.get("title")) is None:
+    if "title" in lenient and "title" not in refused and _as_text(data.get("title")) is None:
         bad("title", "is not a single line of text", "write it as 'title: The Name of the Book'")
         data.pop("title")
 
@@ -247,7 +338,7 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         problems.append(error("config-title", f"'title': {data['title']!r} is not a single line of text",
                               file=place("title").file, line=place("title").line,
                               hint="write it as 'title: The Name of the Book'"))
-    elif title is None:
+    elif title is None and "title" not in refused:
         problems.append(error("config-title", "the book has no title", file=home, line=place("title").line or 1,
                               hint="add a line such as 'title: The Name of the Book'"))
 
@@ -259,13 +350,26 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
             else:
                 values[key.replace("-", "_")] = text_value
 
-    for key, attr in (("author", "authors"), ("translator", "translators"), ("subject", "subjects")):
+    for key, attr in (("translator", "translators"), ("subject", "subjects")):
         if key in data and data[key] is not None:
             items = _as_text_list(data[key])
             if items is None:
                 bad(key, "must be text or a list of texts", f"write '{key}: Name' or a list of '- Name' lines")
             else:
                 values[attr] = items
+
+    if "author" in data and data["author"] is not None:
+        authors = _authors(data["author"])
+        if authors is None:
+            bad("author", "must be a name, a list of names, or a list of 'name:' and 'file-as:' pairs",
+                "write 'author: Jane Austen', or '- name: Ursula K. Le Guin' with 'file-as: Le Guin, Ursula K.' under it")
+        else:
+            values["authors"] = tuple(name for name, _ in authors)
+            values["authors_file_as"] = tuple(file_as or sort_name(name) for name, file_as in authors)
+
+    series = _series(data, bad)
+    if series is not None:
+        values["series"] = series
 
     if "lang" in data:
         lang = _as_text(data["lang"])
@@ -329,10 +433,86 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
     if citations is not None:
         values["citations"] = citations
 
+    def report(where: tuple[str, ...], message: str, hint: str, make: Any = error) -> None:
+        at = place(where[0])
+        line = _nested_line(text, where) if text is not None and at.file == home else None
+        problems.append(make("config-value", f"'{' → '.join(where)}': {message}", file=at.file, line=line or at.line,
+                             hint=hint))
+
+    values.update(print_values(data, report=report))
+
     problems.sort(key=lambda p: (p.file != home, str(p.file), p.line or 0))  # in the order the author reads them
     if title is None or any(p.severity.name == "ERROR" for p in problems):
         return None, problems
     return BookConfig(title=title, **values), problems
+
+
+def _authors(value: Any) -> list[tuple[str, str | None]] | None:
+    """(name, file-as) for each author: a name, or a mapping with `name` (Pandoc: `text`) and `file-as`."""
+    items = value if isinstance(value, list) else [value]
+    authors = []
+    for item in items:
+        if isinstance(item, dict):
+            name = _as_text(item.get("name", item.get("text")))
+            file_as = _as_text(item.get("file-as"))
+            if name is None or (item.get("file-as") is not None and file_as is None):
+                return None
+            authors.append((name, file_as))
+        elif (name := _as_text(item)) is not None:
+            authors.append((name, None))
+        else:
+            return None
+    return authors
+
+
+# Words that belong to the surname and follow the given names in a sorted name ("Beethoven,
+# Ludwig van"), and generational suffixes that stay at the end ("King, Martin Luther, Jr.").
+_PARTICLES = {"van", "von", "de", "der", "den", "du", "da", "di", "del", "della", "des", "ten", "ter", "zu"}
+_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d."}
+
+
+def sort_name(name: str) -> str:
+    """How a library files a personal name: "Jane Austen" as "Austen, Jane". A name of one word,
+    one with a comma already, or one in a script written without spaces stays as it is; an
+    author whose name this gets wrong (a company, "Le Guin") gives `file-as` in book.yaml."""
+    words = name.split()
+    if len(words) < 2 or "," in name:
+        return name
+    suffix = []
+    while len(words) > 2 and words[-1].lower().rstrip(",") in _SUFFIXES:
+        suffix.insert(0, words.pop().rstrip(","))
+    surname = words.pop()
+    particles = []
+    while len(words) > 1 and words[-1].lower() in _PARTICLES:
+        particles.insert(0, words.pop())
+    given = " ".join(words + particles)
+    return ", ".join([surname, given, *([" ".join(suffix)] if suffix else [])])
+
+
+def _series(data: dict, bad: Any) -> Series | None:
+    """`series: Name`, or `series:` with `name` and `position`; or Pandoc's `belongs-to-collection`
+    with `group-position`."""
+    if data.get("series") is not None:
+        raw = data["series"]
+        if isinstance(raw, dict):
+            name, position = _as_text(raw.get("name")), raw.get("position")
+        else:
+            name, position = _as_text(raw), None
+        key = "series"
+    elif data.get("belongs-to-collection") is not None:
+        name, position, key = _as_text(data["belongs-to-collection"]), data.get("group-position"), "belongs-to-collection"
+    else:
+        return None
+    if name is None:
+        bad(key, "must be the series' name, or a mapping with 'name' and 'position'",
+            "write 'series: The Name' or, under 'series:', 'name: The Name' and 'position: 2'")
+        return None
+    if position is None:
+        return Series(name)
+    if isinstance(position, bool) or not isinstance(position, (int, float)) or position < 0:
+        bad(key, f"the position {position!r} is not a number", "write the book's number in the series, e.g. 'position: 2'")
+        return None
+    return Series(name, f"{position:g}")
 
 
 def _citation_config(data: dict[str, Any], bad: Callable[[str, str, str], None]) -> CitationConfig | None:
@@ -425,3 +605,182 @@ def parse_trim(value: Any) -> TrimSize | None:
         if width and height:
             return TrimSize(f"{width:g}x{height:g}", width, height)
     return None
+
+
+# -- print covers and editions ----------------------------------------------------------------
+
+PAPERS = ("white", "cream", "color")
+BINDINGS = ("ebook", "paperback", "hardcover")
+LARGE_PRINT_PT = 16.0  # the least size large print is set in (UKAAF, APH and RNIB all say 16 pt)
+_EDITION_KEYS = ("isbn", "binding", "trim", "paper", "service", "font-size", "caliper")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(pt)?\s*$")
+_CALIPER = re.compile(r"^\s*(0?\.[0-9]+)\s*(in)?\s*$")
+
+Report = Any  # (path of keys, message, hint[, make=warning]) -> None: an error unless made a warning
+
+
+def print_values(data: dict[str, Any], *, report: Report) -> dict[str, Any]:
+    """The print keys of book.yaml (isbn, paper, binding, author-bio, author-photo, editions),
+    checked; each problem goes to `report` with the keys that lead to it."""
+    values: dict[str, Any] = {}
+    if data.get("isbn") is not None:
+        isbn, why = parse_isbn(str(data["isbn"]))
+        if isbn is None:
+            report(("isbn",), f"{data['isbn']!r} is not a valid ISBN: {why}",
+                   "copy the ISBN from the agency's record (Bowker, Nielsen, ...), 10 or 13 digits")
+        else:
+            values["isbn"] = isbn
+    for key, choices in (("paper", PAPERS), ("binding", BINDINGS[1:])):
+        if data.get(key) is not None:
+            choice = _choice(data[key], choices, (key,), report)
+            if choice:
+                values[key] = choice
+    for key in ("author-bio", "author-photo"):
+        if data.get(key) is not None:
+            if not isinstance(data[key], (str, int, float)) or not str(data[key]).strip():
+                report((key,), "must be text", f"write '{key}: ...' on one line, or as a '|' block")
+            else:
+                values[key.replace("-", "_")] = str(data[key]).strip()
+    if data.get("editions") is not None:
+        values["editions"] = _editions(data["editions"], report)
+    return values
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: tuple[str, ...], report: Report) -> str | None:
+    choice = _as_text(value)
+    if choice in choices:
+        return choice
+    close = difflib.get_close_matches(str(choice), choices, n=1)
+    report(where, f"{value!r} is not one of {', '.join(choices)}",
+           f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(choices)}")
+    return None
+
+
+def _editions(raw: Any, report: Report) -> tuple[Edition, ...]:
+    if not isinstance(raw, dict) or not raw:
+        report(("editions",), "must be a mapping of edition names to their settings",
+               "write 'editions:' and under it one name a line, e.g. 'paperback: {isbn: 978-..., paper: cream}'")
+        return ()
+    editions = []
+    isbns: dict[str, str] = {}
+    for key, settings in raw.items():
+        name = str(key)
+        if not _NAME.match(name):
+            report(("editions", name), "an edition's name is part of its file names: lower-case letters, digits and '-'",
+                   "e.g. 'paperback', 'hardcover', 'large-print'")
+            continue
+        settings = {} if settings is None else settings
+        if not isinstance(settings, dict):
+            report(("editions", name), "must be a mapping of settings", f"known settings: {', '.join(_EDITION_KEYS)}")
+            continue
+        edition = _edition(name, settings, report)
+        if edition is None:
+            continue
+        if edition.isbn is not None:
+            if edition.isbn.ean in isbns:
+                report(("editions", name, "isbn"), f"is the ISBN of the '{isbns[edition.isbn.ean]}' edition too",
+                       "each edition (ebook, paperback, hardcover, large print) needs an ISBN of its own")
+            isbns.setdefault(edition.isbn.ean, name)
+        editions.append(edition)
+    return tuple(editions)
+
+
+def _edition(name: str, settings: dict[str, Any], report: Report) -> Edition | None:
+    for key in settings:
+        if str(key) not in _EDITION_KEYS:
+            close = difflib.get_close_matches(str(key), _EDITION_KEYS, n=1)
+            report(("editions", name, str(key)), "is not an edition setting, and is ignored",
+                   f"did you mean '{close[0]}'?" if close else f"known settings: {', '.join(_EDITION_KEYS)}",
+                   make=warning)
+    where = lambda key: ("editions", name, key)  # noqa: E731
+    binding = _choice(settings["binding"], BINDINGS, where("binding"), report) if settings.get("binding") is not None \
+        else _binding_of(name)
+    if binding is None:
+        return None
+    values: dict[str, Any] = {}
+    if settings.get("isbn") is not None:
+        isbn, why = parse_isbn(str(settings["isbn"]))
+        if isbn is None:
+            report(where("isbn"), f"{settings['isbn']!r} is not a valid ISBN: {why}",
+                   "copy the ISBN from the agency's record, 10 or 13 digits")
+        else:
+            values["isbn"] = isbn
+    printed = binding != "ebook"
+    for key in ("trim", "paper", "service", "font-size", "caliper"):
+        if settings.get(key) is not None and not printed:
+            report(where(key), "is a print setting, and this edition is an ebook",
+                   "remove it, or give the edition 'binding: paperback' or 'binding: hardcover'")
+    if not printed:
+        return Edition(name, binding, **values)
+    if settings.get("trim") is not None:
+        trim = parse_trim(settings["trim"])
+        if trim is None:
+            report(where("trim"), f"{settings['trim']!r} is not a trim size",
+                   f"use one of {', '.join(TRIM_PRESETS)}, or 'width: 6in' and 'height: 9in' (in, mm or cm)")
+        else:
+            values["trim"] = trim
+    if settings.get("paper") is not None:
+        values["paper"] = _choice(settings["paper"], PAPERS, where("paper"), report)
+    if settings.get("service") is not None:
+        values["service"] = _choice(settings["service"], PRINT_SERVICES, where("service"), report)
+    size = settings.get("font-size")
+    if size is None and "large" in name:
+        size = LARGE_PRINT_PT  # what an edition named large print means
+    if size is not None:
+        match = _SIZE.match(str(size))
+        points = float(match[1]) if match else None
+        if points is None or not 6 <= points <= 30:
+            report(where("font-size"), f"{size!r} is not a type size", "write it in points, e.g. 'font-size: 16pt'")
+        else:
+            if "large" in name and points < LARGE_PRINT_PT:
+                report(where("font-size"), f"{points:g} pt is too small for large print",
+                       f"large print is set in {LARGE_PRINT_PT:g} pt or more (UKAAF, APH, RNIB)", make=warning)
+            values["font_size"] = points
+    if settings.get("caliper") is not None:
+        match = _CALIPER.match(str(settings["caliper"]))
+        if match is None or not 0.001 <= float(match[1]) <= 0.01:
+            report(where("caliper"), f"{settings['caliper']!r} is not a paper thickness per page",
+                   "inches per page as the service's cover template states it, e.g. 'caliper: 0.0025'")
+        else:
+            values["caliper"] = match[1]
+    return Edition(name, binding, **{k: v for k, v in values.items() if v is not None})
+
+
+def _binding_of(name: str) -> str:
+    if name in {"ebook", "epub", "kindle"}:
+        return "ebook"
+    return "hardcover" if "hardcover" in name or "hardback" in name else "paperback"
+
+
+def for_edition(config: BookConfig, edition: Edition) -> BookConfig:
+    """The configuration an edition is made from: the book's, with the edition's own settings."""
+    import dataclasses
+
+    changes: dict[str, Any] = {"edition": edition}
+    if edition.isbn is not None:
+        changes["identifier"] = edition.isbn.urn
+    if edition.printed:
+        changes.update(binding=edition.binding, pdf_profile="print", isbn=edition.isbn,
+                       trim=edition.trim or config.trim, paper=edition.paper or config.paper,
+                       print_service=edition.service or config.print_service, font_size=edition.font_size)
+    return dataclasses.replace(config, **changes)
+
+
+def _nested_line(text: str, where: tuple[str, ...]) -> int | None:
+    """The line of a nested key (("editions", "paperback", "isbn")), for messages."""
+    if len(where) < 2:
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in where:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if found is None:
+            break
+        line, node = found[0].start_mark.line + 1, found[1]
+    return line

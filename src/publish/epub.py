@@ -4,6 +4,12 @@ Every XHTML document comes from a template and goes to ebooklib as a plain `Epub
 ebooklib re-parses `EpubHtml` and drops `epub:type`, `<link>`s and namespaces. ebooklib builds
 the package document and the NCX; the result is then re-zipped with fixed timestamps and
 `xml:lang` on the package, so the same book always gives the same bytes.
+
+It is made for the reading systems that honour less of EPUB 3 as much as for those that honour
+all of it (tests/test_reading_systems.py reads it with MuPDF and calibre): the reader's contents
+is a page of its own, and the navigation document, whose landmarks and page list are for
+machines, is kept out of the reading order; the fonts are the faces the documents are set in,
+cut to the characters set (see `fonts.edition_fonts`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
 _MATH = re.compile(r"<math[\s>]")
-STYLESHEETS = ("fonts.css", "book.css", "epub.css")
+# fonts.css comes after book.css: it restates book.css's font stack with the names of the subset
+# fonts this EPUB carries (see fonts.edition_fonts).
+STYLESHEETS = ("book.css", "fonts.css", "epub.css")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,12 @@ class _Document:
 
 
 def _xhtml(template: str, book: Book, title: str, body_type: str = "", **context: object) -> str:
-    return render(template, book=book, title=title, body_type=body_type, **context)
+    return render(template, book=book, title=title, body_type=body_type, stylesheets=STYLESHEETS, **context)
 
 
-def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_Document], list[NavEntry], list[NavEntry]]:
-    """The XHTML documents in reading order, with the contents and the landmarks that point at them."""
+def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_Document], _Document, list[NavEntry], list[NavEntry]]:
+    """The XHTML documents in reading order and the navigation document, which is not in it,
+    with the contents and the landmarks that point at them."""
     config = book.config
     docs = [
         _Document("cover", "cover.xhtml", "Cover",
@@ -112,14 +121,16 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
     # must meet the spoiler notice, so the text starts there when the book has one.
     start = "notice.xhtml" if config.spoiler else book.chapters[0].file_name
     landmarks = [NavEntry("cover.xhtml", "Cover", "cover"), NavEntry("titlepage.xhtml", "Title Page", "titlepage"),
-                 NavEntry("nav.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
+                 NavEntry("contents.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
                  NavEntry("copyright.xhtml", "Copyright", "copyright-page")]
     nav = _Document("nav", "nav.xhtml", "Contents",
                     _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=page_list),
                     ("nav",))
+    contents = _Document("contents", "contents.xhtml", "Contents",
+                         _xhtml("epub/contents.xhtml", book, "Contents", "frontmatter", toc=toc))
     copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
                               _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=COLOPHON))
-    return [*docs, nav, *chapter_docs, copyright_doc], toc, landmarks
+    return [*docs, contents, *chapter_docs, copyright_doc], nav, toc, landmarks
 
 
 def _split_links(book: Book, chapter: Chapter) -> Chapter:
@@ -139,7 +150,8 @@ def _split_links(book: Book, chapter: Chapter) -> Chapter:
 
     # Notes link too: a citation in a note goes to the bibliography's document.
     notes = tuple(dataclasses.replace(note, html=split(note.html)) for note in chapter.notes)
-    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes)
+    title = dataclasses.replace(chapter.title, html=split(chapter.title.html))
+    return dataclasses.replace(chapter, html=split(chapter.html), notes=notes, title=title)
 
 
 def _accessibility(eb: epub.EpubBook, book: Book, *, has_pages: bool) -> None:
@@ -182,9 +194,19 @@ def _metadata(eb: epub.EpubBook, book: Book) -> None:
         eb.add_metadata("DC", "title", config.subtitle, {"id": "subtitle"})
         eb.add_metadata(None, "meta", "subtitle", {"refines": "#subtitle", "property": "title-type"})
     eb.set_language(config.lang)
-    for n, author in enumerate(config.authors, start=1):
+    for n, (author, file_as) in enumerate(zip(config.authors, config.authors_file_as, strict=True), start=1):
         eb.add_metadata("DC", "creator", author, {"id": f"creator-{n}"})
         eb.add_metadata(None, "meta", "aut", {"refines": f"#creator-{n}", "property": "role", "scheme": "marc:relators"})
+        eb.add_metadata(None, "meta", file_as, {"refines": f"#creator-{n}", "property": "file-as"})
+    if config.series:
+        # EPUB 3's collection (Apple Books, calibre), and calibre's own pair, which Kobo and older
+        # readers take a series from.
+        eb.add_metadata(None, "meta", config.series.name, {"property": "belongs-to-collection", "id": "series"})
+        eb.add_metadata(None, "meta", "series", {"refines": "#series", "property": "collection-type"})
+        if config.series.position:
+            eb.add_metadata(None, "meta", config.series.position, {"refines": "#series", "property": "group-position"})
+        eb.add_metadata(None, "meta", "", {"name": "calibre:series", "content": config.series.name})
+        eb.add_metadata(None, "meta", "", {"name": "calibre:series_index", "content": config.series.position or "1"})
     for key in ("description", "publisher", "rights"):
         if value := getattr(config, key):
             eb.add_metadata("DC", key, value)
@@ -212,10 +234,13 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     if pages and pages.starts:
         eb.add_metadata(None, "meta", pages.source, {"property": "pageBreakSource"})
 
-    fonts = edition_fonts(book)  # fonts.css and the fonts it names: fallbacks only for scripts the book uses
+    documents, nav, toc, landmarks = _documents(book, cover, pages)
+    # The fonts follow from the documents: the faces their text is set in, cut to its characters.
+    static = {name: (STYLES_DIR / name).read_bytes() for name in STYLESHEETS if name != "fonts.css"}
+    fonts = edition_fonts([d.content for d in (*documents, nav)], [css.decode() for css in static.values()])
     for name in STYLESHEETS:
         href = f"styles/{name}"
-        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or (STYLES_DIR / name).read_bytes()))
+        eb.add_item(_item(f"css-{Path(name).stem}", href, "text/css", fonts.get(href) or static[name]))
     if book.config.css:  # a catalogue's stylesheet additions: page.xhtml links them last
         eb.add_item(_item("css-extra", f"styles/{EXTRA_CSS}", "text/css", book.config.css))
     for n, href in enumerate((h for h in fonts if not h.endswith(".css")), start=1):
@@ -226,9 +251,8 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
         if asset.href != cover.href:
             eb.add_item(_item(f"image-{n}", asset.href, asset.media_type, asset.source.read_bytes()))
 
-    documents, toc, landmarks = _documents(book, cover, pages)
     items = {}
-    for doc in documents:
+    for doc in (*documents, nav):
         mathml = ("mathml",) if _MATH.search(doc.content) else ()  # EPUBCheck's OPF-014 without it
         items[doc.file_name] = _item(doc.uid, doc.file_name, "application/xhtml+xml", doc.content, doc.properties + mathml)
         eb.add_item(items[doc.file_name])

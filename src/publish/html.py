@@ -11,7 +11,9 @@ from .fonts import edition_fonts
 from .model import Book
 from .templates import COLOPHON, STYLES_DIR, render
 
-STYLESHEETS = ("fonts.css", "book.css", "web.css")
+# fonts.css comes after book.css: it restates book.css's font stack with the names of the subset
+# fonts the edition carries (see fonts.edition_fonts).
+STYLESHEETS = ("book.css", "fonts.css", "web.css")
 SCRIPTS = ("web.js",)
 EXTRA_CSS = "extra.css"  # the name of a catalogue's stylesheet additions in the web edition and the EPUB
 
@@ -25,8 +27,8 @@ def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, byte
     start_id = "spoiler-notice" if book.config.spoiler else book.chapters[0].id
     extra = (EXTRA_CSS,) if book.config.css else ()  # a catalogue's stylesheet additions, last
     page = render("web.html", book=book, start_id=start_id, colophon=COLOPHON, version=__version__,
-                  stylesheets=STYLESHEETS + extra, live_reload=live_reload)
-    files = {"index.html": page.encode(), **static_files(book)}
+                  stylesheets=STYLESHEETS + extra, live_reload=live_reload).encode()
+    files = {"index.html": page, **static_files(page)}
     if extra:
         files[f"styles/{EXTRA_CSS}"] = book.config.css.encode()
     for asset in book.assets:
@@ -34,10 +36,12 @@ def render_html(book: Book, *, live_reload: int | None = None) -> dict[str, byte
     return files
 
 
-def static_files(book: Book | None = None) -> dict[str, bytes]:
-    """The edition's styles, script and fonts: the typeface, and the fallbacks the book's text needs."""
-    files = {f"styles/{name}": (STYLES_DIR / name).read_bytes() for name in STYLESHEETS + SCRIPTS}
-    fonts = edition_fonts(book)  # replaces styles/fonts.css with the rules for these fonts only
+def static_files(page: bytes | None = None) -> dict[str, bytes]:
+    """The edition's styles, script and fonts: the faces the `page` is set in, each cut down to its
+    characters, or without a page the typeface whole."""
+    files = {f"styles/{name}": (STYLES_DIR / name).read_bytes() for name in STYLESHEETS + SCRIPTS if name != "fonts.css"}
+    sheets = [files[f"styles/{name}"].decode() for name in STYLESHEETS if name != "fonts.css"]
+    fonts = edition_fonts(None if page is None else [page], sheets)
     files.update(fonts)
     licences = ["OFL.txt"] + (["OFL-Noto.txt"] if any("/Noto" in name for name in fonts) else []) \
         + (["OFL-STIX.txt"] if any("/STIX" in name for name in fonts) else []) \

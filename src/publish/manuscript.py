@@ -20,8 +20,10 @@ from typing import Any
 
 import yaml
 
+from . import safe_yaml
 from .config import BookConfig, Overlay, Place, build_config, read_yaml_mapping, same_value
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
+from .limits import source_limits, too_large, too_many_chapters
 
 CONFIG_NAME = "book.yaml"
 CHAPTER_SUFFIXES = (".md", ".markdown")
@@ -57,6 +59,8 @@ class Manuscript:
 def read_text(path: Path, display: Path) -> tuple[str | None, Diagnostic | None]:
     """Read a UTF-8 text file; say where an undecodable byte sits if it is not UTF-8."""
     try:
+        if too_large_problem := too_large(path.stat().st_size, display):  # before reading it: memory stays bounded
+            return None, too_large_problem
         data = path.read_bytes()
     except OSError as exc:
         return None, error("read", f"cannot read the file: {exc.strerror}", file=display,
@@ -69,6 +73,15 @@ def read_text(path: Path, display: Path) -> tuple[str | None, Diagnostic | None]
                            file=display, line=line,
                            hint="save the file as UTF-8 (in most editors: 'Save with encoding' > UTF-8)")
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+def resolved(path: Path) -> Path | None:
+    """The path with every symbolic link followed; None if links lead round in a loop (Python 3.11
+    raises RuntimeError for that, later versions OSError)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
 
 
 def _chapter_paths(root: Path, chapters: tuple[str, ...] | None,
@@ -87,8 +100,11 @@ def _chapter_paths(root: Path, chapters: tuple[str, ...] | None,
     paths, problems = [], []
     seen: set[Path] = set()
     for name in chapters:
-        candidate = (root / name).resolve()
-        if Path(name).is_absolute() or not candidate.is_relative_to(root):
+        candidate = resolved(root / name)
+        if candidate is None:
+            problems.append(error("chapter-link-loop", f"chapter '{name}' is a symbolic link that leads back to itself",
+                                  file=config_path, hint="replace the link with the chapter file itself"))
+        elif Path(name).is_absolute() or not candidate.is_relative_to(root):
             problems.append(error("chapter-outside", f"chapter '{name}' is outside the book folder", file=config_path,
                                   hint="list only files inside the book folder, by their relative name"))
         elif candidate in seen:
@@ -127,8 +143,8 @@ def _yaml_block(text: str, shown: Path, problems: list[Diagnostic]) -> Metadata 
         return None
     block = "\n".join(lines[1:end])
     try:
-        loaded = yaml.safe_load(block)
-    except yaml.YAMLError:
+        loaded = safe_yaml.load(block)
+    except (yaml.YAMLError, RecursionError):
         loaded = None
         if re.match(r"^[\w-]+:", lines[1]):  # it was meant as metadata: say why it is not
             data, _, found = read_yaml_mapping(block, shown, what="the metadata block", first_line=2)
@@ -244,6 +260,8 @@ def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manusc
         raise BuildFailed([error("book-unreadable", f"cannot list the book folder: {exc.strerror}", file=book_dir,
                                  hint="check the folder's permissions")]) from None
     problems += path_problems
+    if too_many := too_many_chapters(len(paths), shown_config, lines.get("chapters")):
+        raise BuildFailed([*problems, too_many])  # and read none of them
     sources = []
     blocks: list[tuple[Path, Metadata]] = []
     for path in paths:
@@ -253,6 +271,7 @@ def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manusc
             problems.append(problem)
         else:
             assert chapter_text is not None
+            problems += source_limits(chapter_text, book_dir / rel)
             body, block = read_metadata(chapter_text, book_dir / rel, problems)
             if block is not None:
                 blocks.append((book_dir / rel, block))
@@ -264,7 +283,7 @@ def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manusc
     merged, places, lenient, merge_problems = merge_metadata(data, places, blocks)
     if overlay is not None:  # a catalogue's values, for the keys neither book.yaml nor a block gives
         merged = {**dict(overlay.defaults), **merged}
-    config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient)
+    config, config_problems = build_config(merged, places, home=shown_config, lenient=lenient, text=text)
     if config is not None and overlay is not None and overlay.css:
         config = dataclasses.replace(config, css=overlay.css)
     problems += merge_problems + config_problems

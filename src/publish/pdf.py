@@ -107,7 +107,7 @@ def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     book = draw_math(book)  # WeasyPrint lays out no MathML
     # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
-                             direction=book.config.direction))
+                             direction=book.config.direction, font_size=book.config.font_size))
     return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
                   colophon=COLOPHON, version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -310,7 +310,10 @@ def render_pdf(book: Book, *, profile: str | None = None,
         gc.collect()  # the layout's own garbage, which must not be frozen with its pages
         gc.freeze()
         trim = book.config.trim
-        pages = page_map(document, source=f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in")
+        # An edition's pages are named by its ISBN, as EPUB Accessibility asks of pageBreakSource.
+        source = book.config.isbn.urn if book.config.edition and book.config.isbn else \
+            f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in"
+        pages = page_map(document, source=source)
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
         dead_links: list[str] = []
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",

@@ -135,12 +135,30 @@ class _Server(ThreadingHTTPServer):
     hub: _Hub
     log: Callable[[str], None]
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up or resets the connection mid-answer is its own business: one
+        line in the log, not socketserver's traceback on the terminal."""
+        failure = sys.exc_info()[1]
+        if isinstance(failure, (ConnectionError, TimeoutError)):
+            return
+        self.log(f"publish preview: a request failed: {type(failure).__name__}: {failure}")
+
+    def hosts(self) -> frozenset[str]:
+        """The `Host` headers a page of this server sends: its own address, by number or as localhost."""
+        port = self.server_address[1]
+        return frozenset({f"{HOST}:{port}", f"localhost:{port}"})
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "publish-preview"
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        # DNS rebinding: a web page whose name is made to point at 127.0.0.1 would read the book
+        # in progress; its requests carry its own name in `Host`, so only this server's own is served.
+        if (self.headers.get("Host") or "").lower() not in self.server.hosts():
+            self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this preview answers only to its own address")
+            return
         path = unquote(urlsplit(self.path).path)
         if path == EVENTS_PATH:
             self._events()
@@ -213,6 +231,7 @@ class PreviewServer:
         self._hub = _Hub(self._rebuilder.build())
         self._watched = (book_dir, STYLES_DIR) if watch_styles else (book_dir,)
         self._stop = threading.Event()
+        self._watching = threading.Event()  # set once the watcher sees saves
         self._httpd = _Server((HOST, port), _Handler)  # OSError (e.g. port in use) reaches the caller
         self._httpd.hub = self._hub
         self._httpd.log = log
@@ -233,6 +252,7 @@ class PreviewServer:
                          threading.Thread(target=self._watch, name="preview-watch", daemon=True)]
         for thread in self._threads:
             thread.start()
+        self._watching.wait(timeout=10)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -257,23 +277,46 @@ class PreviewServer:
         # The thread must outlive anything a save can do: a failed build is a page (see
         # `Rebuilder.build`), and should the watching itself fail (the folder gone a moment, too
         # many files), it starts again a moment later.
+        missing = False
         while not self._stop.is_set():
+            if not self.book_dir.is_dir():
+                # The folder was deleted (or renamed away): nothing is left to watch, and a watch on
+                # the old folder would never see the new one. Say so, wait for it, build it afresh.
+                self._watching.set()  # nothing to wait for
+                if not missing:
+                    missing = True
+                    self._show(self._rebuilder.build())
+                if self._stop.wait(0.5) or not self.book_dir.is_dir():
+                    continue
+                self._stop.wait(0.5)  # let whatever recreates it finish writing
+                self._show(self._rebuilder.build())
+            missing = False
             try:
-                self._watch_once()
+                missing = self._watch_once()
             except Exception as exc:  # noqa: BLE001 - see above
+                self._watching.set()
                 self._report(error("watch", f"could not watch '{self.book_dir}' for changes: {exc}",
                                    file=self.book_dir, hint="the preview tries again in a second"))
                 self._stop.wait(1.0)
 
-    def _watch_once(self) -> None:
+    def _watch_once(self) -> bool:
+        """Watch until stopped (False), or until the book folder is gone, which the last build showed (True)."""
         # step: how long a burst of saves may go quiet before a build starts; an editor's save is
         # often a write and a rename, and 30 ms joins them while keeping the reload quick.
+        # yield_on_timeout: an empty batch every rust_timeout ms says the watch is set up, so that
+        # `__enter__` returns only once a save can no longer go unseen.
         for changes in watchfiles.watch(*self._watched, stop_event=self._stop, step=30, debounce=400,
-                                        raise_interrupt=False):
+                                        raise_interrupt=False, yield_on_timeout=True, rust_timeout=250):
+            self._watching.set()
             if self._stop.is_set():
                 break
+            if not changes:
+                continue
             changed = tuple(sorted({Path(path) for _, path in changes}))
             self._show(self._rebuilder.build(changed=changed))
+            if not self.book_dir.is_dir():
+                return True  # see `_watch`
+        return False
 
     def _show(self, site: Site) -> None:
         self._hub.publish(site)

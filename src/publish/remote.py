@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Severity, error
+from .limits import DOWNLOAD_DEADLINE, too_many_pixels
 from .model import Asset
 from .write import write_file
 
-TIMEOUT = 20.0  # seconds per image
+TIMEOUT = 10.0  # seconds to connect, and for each read (the whole download: limits.DOWNLOAD_DEADLINE)
 LIMIT = 20 * 1024 * 1024  # bytes; a larger image is a mistake in a book
 HREF_FOLDER = "web-images"
 
@@ -76,15 +78,28 @@ class RemoteImages:
                                   line=line, hint="link the image itself, not the web page that shows it"))
             return None
         suffix, media_type = kind
+        if suffix != ".svg" and (problem := too_many_pixels(data, url, shown, line)):
+            problems.append(problem)
+            if problem.severity is Severity.ERROR:
+                return None
         path = self.cache / f"{key}{suffix}"
         if not cached:
             write_file(path, data)
         return Asset(path, f"{HREF_FOLDER}/{key}{suffix}", media_type)
 
     def _download(self, url: str) -> bytes:
+        # A deadline for the whole download, not only for each read: a server that sends a byte
+        # every few seconds never trips a per-read timeout.
+        deadline = time.monotonic() + DOWNLOAD_DEADLINE
         request = urllib.request.Request(url, headers={"User-Agent": "publish (book builder)"})
-        with self.opener.open(request, timeout=TIMEOUT) as response:
-            data = response.read(LIMIT + 1)
-        if len(data) > LIMIT:
-            raise ValueError(f"larger than {LIMIT // (1024 * 1024)} MB")
-        return data
+        chunks: list[bytes] = []
+        size = 0
+        with self.opener.open(request, timeout=min(TIMEOUT, DOWNLOAD_DEADLINE)) as response:
+            while chunk := response.read1(65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > LIMIT:
+                    raise ValueError(f"larger than {LIMIT // (1024 * 1024)} MB")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the download took longer than {DOWNLOAD_DEADLINE:g} s (the limit)")
+        return b"".join(chunks)

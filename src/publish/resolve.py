@@ -28,11 +28,12 @@ Problems are returned as diagnostics; the `Book` is made only when there is no e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -41,11 +42,13 @@ from lxml import etree
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from .cache import default_root
 from .citations import resolve_citations
 from .config import parse_date
-from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
+from .diagnostics import BuildFailed, Diagnostic, Severity, error, has_errors, warning
 from .identifiers import allowed_in_identifier as _allowed
 from .identifiers import gfm_identifier, pandoc_identifier, unique_identifier
+from .limits import MAX_NESTING, depth, nesting_error, too_large, too_many_chapters, too_many_pixels
 from .manuscript import Manuscript, Source
 from .markdown import source_problems
 from .markdown.math import formula_problems
@@ -54,10 +57,13 @@ from .mathml import plain_text
 from .model import Asset, Book, Chapter, Heading, Note
 from .remote import RemoteImages
 from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
+from .svg import clean_svg
+from .write import write_file
 
 # Builds with neither SOURCE_DATE_EPOCH nor a book date are stamped with this, so they stay
 # reproducible; 1980 is the earliest time a zip entry can carry.
 DEFAULT_MODIFIED = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_MODIFIED = dt.datetime(2107, 12, 31, 23, 59, 58, tzinfo=dt.timezone.utc)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".svg": "image/svg+xml", ".webp": "image/webp"}
@@ -75,11 +81,19 @@ _PAGE_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".xhtml")
 _GITHUB_PREFIX = "user-content-"
 
 
+TEMPLATE_IDS = frozenset({"main", "contents", "contents-title", "toc", "toc-title", "landmarks", "landmarks-title",
+                          "page-list", "page-list-title", "titlepage", "copyright", "copyright-title", "spoiler-notice",
+                          "spoiler-notice-title", "display-options"})
+_PAGE_ID = re.compile(r"^page-[0-9ivxlcdm]+$")  # the print edition's page markers in the EPUB (parts.j2)
+
+
 class _Ids:
     """Hands out ids that are unique across the whole book, and valid XML names."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set()
+        # The editions' templates use these ids themselves: an author's '## Contents' or '{#page-1}'
+        # would give a document the same id twice (EPUBCheck RSC-005).
+        self.taken: set[str] = set(TEMPLATE_IDS)
 
     def claim(self, wanted: str, fallback: str) -> str:
         base = wanted or fallback
@@ -88,7 +102,7 @@ class _Ids:
             slug = "-".join("".join(c for c in base if _allowed(c, gfm=False) or c.isspace()).split()).strip("-.")
             base = slug if _NCNAME.match(slug) else f"{fallback}-{slug}" if slug else fallback
         candidate, n = base, 2
-        while candidate in self.taken:
+        while candidate in self.taken or _PAGE_ID.match(candidate):
             candidate, n = f"{base}-{n}", n + 1
         self.taken.add(candidate)
         return candidate
@@ -231,6 +245,11 @@ def _read_file(number: int, source: Source, manuscript: Manuscript, html: str, p
     problems += table_problems(source.text, shown)
     problems += source_problems(source.text, shown)
     root = lxml.html.fragment_fromstring(html, create_parent="div") if html.strip() else lxml.html.Element("div")
+    deepest, element = depth(root)
+    if deepest > MAX_NESTING:
+        # Raw HTML nests as the author wrote it; the layout's recursion would not survive it.
+        words = _WORD.findall(element.text_content())
+        problems.append(nesting_error(shown, (_line_of(source.text, words[0]) if words else None) or 1, "elements"))
     repair_content_model(root)
     problems += formula_problems(root, source.text, shown)
     notes: dict[str, etree._Element] = {}
@@ -733,7 +752,38 @@ def image_asset(src: str, here: PurePosixPath, root: Path, shown: Path, line: in
         problems.append(error("image-missing", f"the image '{src}' does not exist", file=shown, line=line,
                               hint=f"put the file at {Path(root.name) / relative}, or fix the path"))
         return None
+    if suffix == ".svg":
+        return _safe_svg(path, src, safe_href(relative), shown, line, problems)
+    if problem := too_many_pixels(path, src, shown, line):
+        problems.append(problem)
+        if problem.severity is Severity.ERROR:
+            return None
     return Asset(path, safe_href(relative), IMAGE_TYPES[suffix])
+
+
+def _safe_svg(path: Path, src: str, href: str, shown: Path, line: int | None,
+              problems: list[Diagnostic]) -> Asset | None:
+    """An SVG image as every edition may carry it (svg.py): the author's file if it is clean, else a
+    cleaned copy kept in the build cache (a build writes nothing into the book folder)."""
+    if problem := too_large(path.stat().st_size, shown):
+        problems.append(problem)
+        return None
+    data = path.read_bytes()
+    cleaned = clean_svg(data)
+    if cleaned.error:
+        problems.append(error("image-broken", f"the image '{src}' cannot be read: {cleaned.error}", file=shown,
+                              line=line, hint="open it in an image editor and save it again as SVG or PNG"))
+        return None
+    if cleaned.data == data:
+        return Asset(path, href, IMAGE_TYPES[".svg"])
+    if cleaned.removed:
+        problems.append(warning("svg-unsafe", f"removed {', '.join(cleaned.removed)} from the SVG image '{src}'",
+                                file=shown, line=line, hint="a picture in a book runs nothing and loads nothing "
+                                                            "else; save it from the drawing program as plain SVG"))
+    copy = default_root() / "safe-svg" / f"{hashlib.sha256(cleaned.data).hexdigest()[:32]}.svg"
+    if not copy.is_file():
+        write_file(copy, cleaned.data)
+    return Asset(copy, href, IMAGE_TYPES[".svg"])
 
 
 def safe_href(relative: str) -> str:
@@ -855,7 +905,8 @@ def modified_time(manuscript: Manuscript, source_date_epoch: str | None) -> dt.d
     if manuscript.config.date and (parsed := parse_date(manuscript.config.date)):
         # A classic's date (1813) says when the text was published, not when this file was made;
         # a file cannot be older than the default, which is also the earliest a zip can record.
-        return max(parsed, DEFAULT_MODIFIED)
+        # Nor later than the last moment a zip can record (2107), for a date far in the future.
+        return min(max(parsed, DEFAULT_MODIFIED), LATEST_MODIFIED)
     return DEFAULT_MODIFIED
 
 
@@ -871,6 +922,8 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
     level = _chapter_level(files)
     from_names = _titles_from_names(files, level)
     drafts = _drafts(files, level, from_names=from_names)
+    if too_many := too_many_chapters(len(drafts), manuscript.shown(manuscript.sources[0].path), None):
+        raise BuildFailed([*problems, too_many])
     if from_names:
         named = [d for d in drafts if d.named]
         example = named[0].file.source.path.name if named else ""
@@ -910,9 +963,13 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
     assets: dict[str, Asset] = {}
     remote = RemoteImages() if manuscript.config.remote_images else None
     for draft in drafts:
-        elements = [draft.root, *draft.note_items]
+        # One rule for every link and image, wherever it stands: the text, the notes, the title.
+        title = [draft.title_element] if draft.title_element is not None else []
+        elements = [draft.root, *draft.note_items, *title]
         links.resolve(draft, elements)
         _collect_images(draft, elements, manuscript.root, assets, problems, remote=remote)
+        if title and draft.title is not None:
+            draft.title = replace(draft.title, html=_inner_html(title[0]))
     cover = None
     if manuscript.config.cover_image:
         place = manuscript.places.get("cover-image")

@@ -13,6 +13,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from .diagnostics import BuildFailed, error
+from .sanitize import XML_FORBIDDEN
 
 SKELETON = files("publish") / "skeleton"
 TITLE_PLACEHOLDER = "__TITLE__"
@@ -42,8 +43,15 @@ def new_book(target: Path, *, title: str | None = None) -> tuple[Path, ...]:
     if target.is_dir() and any(target.iterdir()):
         raise BuildFailed([error("new-not-empty", f"the folder '{target}' is not empty", file=target,
                                  hint="'publish new' never writes over files: choose a new or empty folder")])
+    title = title if title is not None else default_title(target)
+    bad = XML_FORBIDDEN.search(title)
+    if not title.strip() or bad or "\n" in title:
+        what = f"the character U+{ord(bad[0]):04X}, which XML (and so no book) can hold" if bad \
+            else "a line break" if "\n" in title else "no text"
+        raise BuildFailed([error("new-title", f"the title {title!r} has {what}", file=target,
+                                 hint="give a title of one line of text, e.g. --title \"On Drums\"")])
     # JSON's string syntax is YAML's double-quoted one, so any title is written safely.
-    quoted_title = json.dumps(title or default_title(target), ensure_ascii=False).encode()
+    quoted_title = json.dumps(title, ensure_ascii=False).encode()
     written = []
     for relative, data in sorted(_walk(SKELETON).items()):
         if relative.name == "book.yaml":

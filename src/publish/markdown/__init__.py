@@ -28,6 +28,7 @@ from .code import CodeExtension
 from .header_refs import HeaderReferencesExtension
 from .inline_notes import InlineNotesExtension
 from .line_blocks import LineBlocksExtension
+from .linear_inline import LinearInlineExtension
 from .lists import PandocListsExtension
 from .problems import Problem
 from .rawhtml import RawHtmlExtension
@@ -94,4 +95,7 @@ def make_markdown(constructs: tuple[Construct, ...] = CONSTRUCTS) -> markdown.Ma
             if not isinstance(extension, str):
                 raise TypeError(f"{construct.name}: configure an extension object when making it")
             configs[extension] = construct.config
+    # Not a construct: Python-Markdown's inline passes, without their cost in the square of a block's
+    # inline elements (linear_inline.py); last, so it replaces the pass smarty adds too.
+    extensions.append(LinearInlineExtension())
     return markdown.Markdown(extensions=extensions, extension_configs=configs, output_format="html")
