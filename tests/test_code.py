@@ -216,7 +216,9 @@ def test_any_code_comes_back_exactly(lines: list[str], language: str) -> None:
     source = "\n".join(lines)
     root = ours(f"```{language}\n{source}\n```\n")
     [pre] = root.findall("pre")
-    expected = "\n".join(line.rstrip("\r") for line in source.expandtabs(4).split("\n"))
+    # Python-Markdown empties a line of nothing but spaces before any construct reads the text
+    # (its NormalizeWhitespace), fences included.
+    expected = "\n".join(re.sub(r"^ +$", "", line.rstrip("\r")) for line in source.expandtabs(4).split("\n"))
     assert code_text(pre.find("code")).replace("\r", "") == expected.replace("\r", "")
 
 
