@@ -230,11 +230,21 @@ LOSSES = {
 }
 
 
+# Words the print edition loses, a known fault each: a bug to fix, not a reading of the source.
+PRINT_LOSSES = {
+    # html-templates.md:406-407: an inline code file name longer than the line, in a list item,
+    # is not broken and runs past the text block ("…HTML.received.tx", "…HTML.approve").
+    "learn-go-with-tests": "inline code longer than a line, in a list item, runs past the text block in print",
+}
+
+
 @pytest.mark.parametrize("edition", ["epub", "web", "pdf"])
 def test_no_word_of_the_source_is_lost(corpus: CorpusBuild, source: SourceWords, edition: str,
                                        request: pytest.FixtureRequest) -> None:
     if corpus.name in LOSSES:
         request.applymarker(pytest.mark.xfail(reason=f"needs {LOSSES[corpus.name]}", strict=True))
+    elif edition == "pdf" and corpus.name in PRINT_LOSSES:
+        request.applymarker(pytest.mark.xfail(reason=PRINT_LOSSES[corpus.name], strict=True))
     if edition == "pdf":  # an image's description is in the PDF's tags, not its text
         expected, found = source.with_code, pdf_words(corpus.output(".pdf"))
     else:
