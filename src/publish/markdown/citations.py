@@ -44,6 +44,8 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
 
+from .scan import group_end
+
 # What may follow a key's first character: word characters, and punctuation between them.
 _KEY = r"(?:\{(?P<braced>[^{}\s]+)\}|(?P<plain>[^\W]\w*(?:[:.#$%&\-+?<>~/]\w+)*))"
 KEY = re.compile(r"(?<![\w\\])(?P<minus>-?)@" + _KEY)
@@ -65,21 +67,9 @@ def _key(match: re.Match[str]) -> str:
 
 
 def _closing(text: str, start: int) -> int | None:
-    """The index of the `]` that closes the `[` at `start`, skipping escapes and code."""
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
+    """The index of the `]` that closes the `[` at `start`, skipping escapes."""
+    end = group_end(text, start, "[", "]")
+    return None if end is None else end - 1
 
 
 def _split_top(text: str) -> list[str]:
