@@ -73,7 +73,7 @@ def _strip(root: etree._Element) -> None:
                 parent.text = (parent.text or "").rstrip() or None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pandoc(markdown: str) -> Tree:
     return _tree(pypandoc.convert_text(markdown, "html5", format="markdown", extra_args=["--wrap=none"]))
 

@@ -113,7 +113,7 @@ class PrintedPdf:
         """(title, level, 0-based page) for every bookmark, in order."""
         found: list[tuple[str, int, int]] = []
 
-        def walk(items: list, level: int) -> None:  # noqa: ANN001
+        def walk(items: list, level: int) -> None:
             for item in items:
                 if isinstance(item, list):
                     walk(item, level + 1)

@@ -20,7 +20,7 @@ BOOKS = ("sample", "features", "pride")
 
 
 class Epub:
-    def __init__(self, path) -> None:  # noqa: ANN001
+    def __init__(self, path) -> None:
         with zipfile.ZipFile(path) as z:
             self.files = {name: z.read(name) for name in z.namelist()}
 

@@ -231,12 +231,15 @@ def test_the_pdf_is_tagged_with_bookmarks(book: PrintedPdf) -> None:
 # --- type -----------------------------------------------------------------------------------------
 
 
-def test_only_the_books_own_typeface_fully_embedded(book: PrintedPdf) -> None:
+def test_only_the_books_own_typefaces_embedded(book: PrintedPdf) -> None:
+    """The text face, and the code face where the book has code: never a system fallback."""
     fonts = pdf_fonts(book.path)
     assert fonts
     for font in fonts:
-        assert font.name.split("+")[-1].startswith("Gentium-Book-Plus"), font
+        assert font.name.split("+")[-1].startswith(("Gentium-Book-Plus", "JetBrains-Mono")), font
         assert font.embedded and font.unicode, font
+    has_code = any("`" in (book.book.root / chapter.source).read_text(encoding="utf-8") for chapter in book.book.chapters)
+    assert any("JetBrains-Mono" in font.name for font in fonts) == has_code
 
 
 def test_the_corpus_long_dashes_reach_the_page() -> None:
@@ -328,7 +331,7 @@ def page_height(pdf: PrintedPdf) -> float:
     return float(pdf.reader.pages[0].trimbox.height)
 
 
-def _text_block(pdf: PrintedPdf, page) -> tuple[float, float]:  # noqa: ANN001
+def _text_block(pdf: PrintedPdf, page) -> tuple[float, float]:
     width = float(pdf.reader.pages[page.index].trimbox.width)
     inside, outside = pdf.margins.gutter * POINTS, pdf.margins.outside * POINTS
     return (inside, width - outside) if page.recto else (outside, width - inside)

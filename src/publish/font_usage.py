@@ -72,9 +72,7 @@ def family_names(tokens: list) -> tuple[str, ...]:
             if words:
                 families.append(" ".join(words))
             words = []
-        elif token.type == "string":
-            words.append(token.value)
-        elif token.type == "ident":
+        elif token.type == "string" or token.type == "ident":
             words.append(token.value)
     if words:
         families.append(" ".join(words))

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .diagnostics import Diagnostic, Severity, error, warning
+from .diagnostics import Diagnostic, error, warning
 
 # The largest chapter file in the corpus is 271 KB (Curie's whole book in one file); a 120,000-word
 # novel in one file is about 700 KB. 10 MB is fourteen such novels in one file.

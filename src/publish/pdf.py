@@ -129,7 +129,7 @@ class _Collect(logging.Handler):
 BOOK_URL = "file:///publish-book/"
 
 
-def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):
     from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
     root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
@@ -140,7 +140,7 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
     `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). No link
@@ -148,7 +148,7 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links:
     `dead_links`."""
     import pydyf
 
-    def finish(document, pdf) -> None:  # noqa: ANN001
+    def finish(document, pdf) -> None:
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
@@ -163,7 +163,7 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links:
     return finish
 
 
-def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
+def _inert_local_links(pdf) -> list[str]:
     """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
     parse stage left as it was) against the base address, and writes `file:///…/02-two.md`: a
     link to nowhere for a reader, and once the author's own path. Whatever `file:` link reaches
@@ -189,7 +189,7 @@ def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
     return found
 
 
-def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+def _untag_whole_fonts(pdf) -> None:
     """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
     the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
     for obj in pdf.objects:
@@ -233,7 +233,7 @@ def _compress_streams_once() -> None:
     pydyf.Stream.data = property(data)
 
 
-def _compress_ahead(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
+def _compress_ahead(pdf) -> None:
     """Compress every stream before pydyf writes the file, on every core: zlib lets go of the
     interpreter while it works, and `_compress_streams_once` keeps what it made. The novel's
     streams take 0.5 s on one core."""

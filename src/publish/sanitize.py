@@ -283,7 +283,7 @@ def unsafe_html(text: str, shown: Path) -> list[Diagnostic]:
             continue
         tag, line = element.tag.lower(), element.sourceline
 
-        def add(code: str, message: str, hint: str) -> None:
+        def add(code: str, message: str, hint: str, line: int | None = line) -> None:
             found.append(warning(code, message, file=shown, line=line, hint=hint))
 
         for kind, tags, hint in _UNSAFE_TAGS:

@@ -19,7 +19,10 @@ SKELETON = files("publish") / "skeleton"
 TITLE_PLACEHOLDER = "__TITLE__"
 
 
-def _walk(folder: Traversable, prefix: PurePosixPath = PurePosixPath()) -> dict[PurePosixPath, bytes]:
+_TOP = PurePosixPath()
+
+
+def _walk(folder: Traversable, prefix: PurePosixPath = _TOP) -> dict[PurePosixPath, bytes]:
     found: dict[PurePosixPath, bytes] = {}
     for entry in folder.iterdir():
         if entry.is_dir():

@@ -629,7 +629,7 @@ def _grid_problems(grid: _Grid, cells: list[_Traced], start: int) -> list[Proble
     """What a grid table's out-of-line borders cost: text no cell holds, or a border read as text."""
     inside = {(row, column) for c in cells for row in range(c.top + 1, c.bottom) for column in range(c.left + 1, c.right)}
     problems = []
-    for row, chars in enumerate(grid.chars):
+    for row in range(len(grid.chars)):
         outside = "".join(" " if (row, column) in inside else grid.texts[row][column] for column in range(grid.width))
         lost = [word for chunk in outside.split() if (word := chunk.strip("+-|=:"))]
         if lost:
