@@ -96,6 +96,16 @@ def lead_with(html: str, lead: str) -> Markup:
     return _markup(wrapper)
 
 
+def without_untitled_opening(entries: tuple, book: object) -> tuple:
+    """The contents without the line of an untitled opening (a book's first chapter, which the
+    author wrote no heading for, stands under the book's own title): its sections stay, in its place."""
+    chapters = getattr(book, "chapters", ())
+    if not chapters or chapters[0].titled:
+        return tuple(entries)
+    opening = chapters[0].id
+    return tuple(kept for e in entries for kept in ((e.children if e.id == opening and e.kind == "chapter" else (e,))))
+
+
 @functools.lru_cache(maxsize=4)
 def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -107,6 +117,7 @@ def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     )
     env.filters["with_epub_types"] = with_epub_types
     env.filters["lead_with"] = lead_with
+    env.filters["without_untitled_opening"] = without_untitled_opening
     return env
 
 
