@@ -52,7 +52,7 @@ def test_the_notice_is_a_right_hand_page_before_the_text(spoiled: Pdf) -> None:
 
 
 def test_the_notice_stays_on_a_right_hand_page_after_a_long_copyright_page(make_book: MakeBook) -> None:
-    rights = " ".join(["All rights reserved; no part of this book may be copied without permission."] * 40)
+    rights = " ".join(["All rights reserved; no part of this book may be copied without permission."] * 90)
     pdf = render(parse(make_book({"01-a.md": "# A\n\nText.\n"}, config=f"title: T\nrights: {rights}\nspoiler: It ends.\n")))
     [notice] = pdf.pages_with("It ends.")
     assert pdf.pages_with("All rights reserved")[-1] > 1  # the copyright page ran over

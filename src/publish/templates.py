@@ -11,6 +11,8 @@ import jinja2
 from lxml import etree
 from markupsafe import Markup
 
+from .imprint import imprint
+
 # The look of the book lives beside the code, in the repository's styles/ folder; a house style
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
@@ -103,7 +105,7 @@ def without_untitled_opening(entries: tuple, book: object) -> tuple:
     if not chapters or chapters[0].titled:
         return tuple(entries)
     opening = chapters[0].id
-    return tuple(kept for e in entries for kept in ((e.children if e.id == opening and e.kind == "chapter" else (e,))))
+    return tuple(kept for e in entries for kept in (e.children if e.id == opening and e.kind == "chapter" else (e,)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -118,6 +120,7 @@ def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     env.filters["with_epub_types"] = with_epub_types
     env.filters["lead_with"] = lead_with
     env.filters["without_untitled_opening"] = without_untitled_opening
+    env.globals["imprint"] = imprint
     return env
 
 
