@@ -102,7 +102,7 @@ def without_untitled_opening(entries: tuple, book: object) -> tuple:
     """The contents without the line of an untitled opening (a book's first chapter, which the
     author wrote no heading for, stands under the book's own title): its sections stay, in its place."""
     chapters = getattr(book, "chapters", ())
-    if not chapters or chapters[0].titled:
+    if not chapters or chapters[0].titled or getattr(chapters[0], "role_name", ""):
         return tuple(entries)
     opening = chapters[0].id
     return tuple(kept for e in entries for kept in (e.children if e.id == opening and e.kind == "chapter" else (e,)))
