@@ -104,7 +104,7 @@ def test_each_page_marker_is_where_the_pdf_page_begins(pair: tuple[Epub, Printed
             printed_start = normalise(previous.text[-1].text.split()[-1]) + printed_start
         assert after[:len(printed_start)] == printed_start, f"page {label}: EPUB {after[:40]!r}, PDF {printed_start!r}"
         checked += 1
-    assert checked >= 5
+    assert checked >= min(5, len(pdf) - first)  # the essay, run on, has 3 pages of text
 
 
 @pytest.mark.parametrize("name", ["features", "pride"])
