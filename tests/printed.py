@@ -32,6 +32,7 @@ BOOKS = {
     "sample": REPO / "manuscript",
     "features": REPO / "tests" / "books" / "features",
     "tables": REPO / "tests" / "books" / "tables",
+    "roles": REPO / "tests" / "books" / "roles",
     "pride": PRIDE,
 }
 POINTS = 72.0  # per inch

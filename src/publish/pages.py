@@ -86,13 +86,17 @@ def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[t
         yield from _text_boxes(child, key, header)
 
 
-def page_map(document, *, source: str) -> PageMap:
+def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:
     """Read where each page of the text starts from the laid-out print edition.
 
-    Pages before the first chapter are front matter (numbered in roman, not listed); the text's
-    pages are numbered from 1, as the print stylesheet numbers them.
+    Pages before the first chapter of the text are front matter (numbered in roman, not listed),
+    the chapters in `front` (their ids) among them; the text's pages are numbered from 1, as the
+    print stylesheet numbers them.
     """
     flows = [list(_text_boxes(page._page_box)) for page in document.pages]
+    if front:
+        flows = [[(None if key is None or key.rsplit(" ", 1)[0] in front else key, text, header)
+                  for key, text, header in flow] for flow in flows]
     first = next((n for n, flow in enumerate(flows) if any(key for key, _, _ in flow)), len(flows))
     seen: dict[str, int] = {}
     starts: list[PageStart | None] = []
