@@ -36,6 +36,8 @@ TRIM_PRESETS: dict[str, tuple[float, float]] = {
 }
 PDF_PROFILES = ("default", "print")
 PRINT_SERVICES = ("kdp", "lulu", "ingram")
+# Where a chapter opens in print (LaTeX's openright and openany, and an essay's run-on sections).
+CHAPTER_OPENINGS = ("right", "any", "continuous")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class BookConfig:
     trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
     pdf_profile: str = "default"
     print_service: str = "kdp"
+    chapter_openings: str = "right"
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
     citations: CitationConfig = field(default_factory=lambda: CitationConfig())
@@ -175,7 +178,7 @@ class Overlay:
 KNOWN_KEYS = (
     "title", "subtitle", "author", "translator", "lang", "date", "rights", "publisher", "identifier",
     "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "series", "belongs-to-collection",
-    "group-position", "chapters", "trim", "pdf-profile", "print-service", "remote-images", "nocite",
+    "group-position", "chapters", "trim", "pdf-profile", "print-service", "chapter-openings", "remote-images", "nocite",
     "reference-section-title", "link-citations", "suppress-bibliography",
     "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
 )
@@ -475,7 +478,8 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         else:
             values["trim"] = trim
 
-    for key, choices in (("pdf-profile", PDF_PROFILES), ("print-service", PRINT_SERVICES)):
+    for key, choices in (("pdf-profile", PDF_PROFILES), ("print-service", PRINT_SERVICES),
+                         ("chapter-openings", CHAPTER_OPENINGS)):
         if key in data and data[key] is not None:
             choice = _as_text(data[key])
             if choice not in choices:

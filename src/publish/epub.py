@@ -28,7 +28,7 @@ from lxml import etree
 from .fonts import MEDIA_TYPES, edition_fonts, has_math
 from .html import EXTRA_CSS
 from .model import Book, Chapter, Entry
-from .pages import TITLE, PageMap, mark_pages
+from .pages import PART, TITLE, PageMap, mark_pages
 from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
@@ -111,7 +111,8 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
     for c, place in zip(book.chapters, matter, strict=True):
         starts = pages.for_chapter(c.id) if pages else ()
         opening = [s.label for s in starts if s.block == TITLE]
-        page_list += [NavEntry(f"{c.file_name}#page-{s.label}", s.label) for s in starts]
+        page_list += [NavEntry(f"{c.part.file_name if s.block == PART and c.part else c.file_name}#page-{s.label}",
+                               s.label) for s in starts]
         linked = _split_links(book, c)
         body = dataclasses.replace(linked, html=mark_pages(linked, starts))
         group = "text" if place != "front" else "before" if c.role.display else "after"
@@ -121,7 +122,8 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
             chapter_docs[group].append(_Document(f"part-{c.part.index:03d}", c.part.file_name, c.part.title,
                                                  _xhtml("epub/part.xhtml", book, c.part.title,
                                                         "bodymatter" if opens and not config.spoiler else "",
-                                                        part=c.part)))
+                                                        part=c.part,
+                                                        opening_pages=[s.label for s in starts if s.block == PART])))
             opens = False
         start = start or (c.file_name if place == "body" else "")
         body_type = {"front": "frontmatter", "back": "backmatter"}.get(place, "bodymatter" if opens and not config.spoiler else "")

@@ -20,6 +20,7 @@ from .model import Chapter
 from .sanitize import keep_open
 
 TITLE = "title"  # the block key of a chapter's heading: the page starts with the chapter
+PART = "part"  # the block key of the title page of the part a chapter opens (publish.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> P
                 continue  # a table's header repeated on a later page is not in the text again
             if start is None:
                 chapter_id, block = key.rsplit(" ", 1)
-                start = PageStart(str(number), chapter_id, block, 0 if block == TITLE else seen.get(key, 0))
+                start = PageStart(str(number), chapter_id, block, 0 if block in {TITLE, PART} else seen.get(key, 0))
             seen[key] = seen.get(key, 0) + _alnum(text)
         starts.append(start)
     # A blank page (left before a chapter that opens on the right) is found where the next page begins.
@@ -177,7 +178,7 @@ def _insert(block: etree._Element, offset: int, marker: etree._Element) -> None:
 
 def mark_pages(chapter: Chapter, starts: tuple[PageStart, ...]) -> str:
     """The chapter's HTML with a page-break marker where each of `starts` begins (title starts excepted)."""
-    inside = [s for s in starts if s.block != TITLE]
+    inside = [s for s in starts if s.block not in {TITLE, PART}]
     if not inside:
         return chapter.html
     container = _fragment(chapter.html)
