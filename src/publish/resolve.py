@@ -875,8 +875,17 @@ def _figures(root: etree._Element) -> None:
 # --- the book -------------------------------------------------------------------------------------------
 
 
+def _drop_empty_headings(root: etree._Element) -> None:
+    """A heading with nothing in it (raw `<h2><p>text</p></h2>`, which the HTML parser closes before the
+    paragraph) names no place: it would be an empty entry in the contents, which EPUBCheck refuses."""
+    for heading in list(root.iter("h3", "h4", "h5", "h6")):
+        if not _plain(heading).strip() and not any(isinstance(e.tag, str) for e in heading.iterdescendants()):
+            heading.drop_tree()  # lxml keeps its tail text
+
+
 def _finish(draft: _Draft) -> Chapter:
     assert draft.title is not None
+    _drop_empty_headings(draft.root)
     headings = tuple(Heading(_level(h), h.get("id", ""), _plain(h), _inner_html(h))
                      for h in draft.root.iter("h3", "h4", "h5", "h6") if "unlisted" not in (h.get("class") or "").split())
     notes = tuple(Note(n.number, n.id, n.ref_id, _inner_html(item).strip())
