@@ -32,6 +32,7 @@ BOOKS = {
     "sample": REPO / "manuscript",
     "features": REPO / "tests" / "books" / "features",
     "tables": REPO / "tests" / "books" / "tables",
+    "roles": REPO / "tests" / "books" / "roles",
     "pride": PRIDE,
 }
 POINTS = 72.0  # per inch
@@ -124,9 +125,15 @@ class PrintedPdf:
         return found
 
     def chapter_openings(self) -> dict[str, int]:
-        """Chapter id -> 0-based page where the chapter's bookmark points."""
-        top_level = {normalise(title): page for title, level, page in self.outline() if level == 1}
-        return {c.id: top_level[normalise(c.title.text)] for c in self.book.chapters}
+        """Chapter id -> 0-based page where the chapter's bookmark points (a chapter in a part is
+        a bookmark under the part's; a dedication or an epigraph has none)."""
+        marks: dict[str, int] = {}
+        for wanted in (1, 2):
+            for title, level, page in self.outline():
+                if level == wanted:
+                    marks.setdefault(normalise(title), page)
+        return {c.id: marks[normalise(c.title.text)] for c in self.book.chapters
+                if not c.role.display or normalise(c.title.text) in marks}
 
     def chapter_of(self, index: int) -> str | None:
         """The id of the chapter a page belongs to (None in the front matter)."""

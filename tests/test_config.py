@@ -224,14 +224,17 @@ def test_invalid_trim(value: str) -> None:
 
 @pytest.mark.parametrize(("key", "value", "attr"), [("pdf-profile", "print", "pdf_profile"),
                                                     ("print-service", "lulu", "print_service"),
-                                                    ("print-service", "ingram", "print_service")])
+                                                    ("print-service", "ingram", "print_service"),
+                                                    ("chapter-openings", "any", "chapter_openings"),
+                                                    ("chapter-openings", "continuous", "chapter_openings")])
 def test_choices(key: str, value: str, attr: str) -> None:
     assert getattr(good(f"title: T\n{key}: {value}\n"), attr) == value
 
 
 @pytest.mark.parametrize(("key", "value", "suggestion"), [("pdf-profile", "prnt", "print"),
                                                           ("print-service", "kdpp", "kdp"),
-                                                          ("print-service", "lullu", "lulu")])
+                                                          ("print-service", "lullu", "lulu"),
+                                                          ("chapter-openings", "continous", "continuous")])
 def test_a_near_miss_choice_suggests_the_right_one(key: str, value: str, suggestion: str) -> None:
     problem = only_error(f"title: T\n{key}: {value}\n")
     assert problem.line == 2 and f"'{key}'" in problem.message
@@ -241,6 +244,11 @@ def test_a_near_miss_choice_suggests_the_right_one(key: str, value: str, suggest
 def test_a_far_miss_choice_lists_the_choices() -> None:
     problem = only_error("title: T\nprint-service: amazon\n")
     assert problem.hint == "use one of kdp, lulu, ingram"
+
+
+def test_chapters_open_on_the_right_unless_told() -> None:
+    assert good("title: T\n").chapter_openings == "right"
+    assert only_error("title: T\nchapter-openings: left\n").hint == "use one of right, any, continuous"
 
 
 def test_an_unknown_key_is_a_warning_that_suggests_the_known_one() -> None:

@@ -174,7 +174,8 @@ def test_the_epub_page_list_follows_the_printed_pages(epub: Epub, pdf: Pdf) -> N
 def test_pdf_page_order_notice_on_a_right_hand_page_before_chapter_one(built: Built, pdf: Pdf) -> None:
     pages = {title: page for level, title, page in pdf.bookmarks if level == 1}
     first = pages[built.chapters[0]]
-    assert built.chapters[0] in pdf.text(first)
+    # The essay's opening has no heading of its own, and prints none (not the book's title again).
+    assert (built.chapters[0] in pdf.text(first)) == (built.name != "sample")
     if built.spoiler:
         notice = pages[built.spoiler]
         assert notice < first and notice % 2 == 0, f"notice on physical page {notice + 1}"
@@ -188,7 +189,9 @@ def test_pdf_bookmarks_every_chapter(built: Built, pdf: Pdf) -> None:
     titles = [title for level, title, _ in pdf.bookmarks if level == 1]
     assert [t for t in titles if t in set(built.chapters)] == list(built.chapters)
     pages = [page for level, title, page in pdf.bookmarks if level == 1 and title in set(built.chapters)]
-    assert pages == sorted(pages) and len(set(pages)) == len(pages)
+    assert pages == sorted(pages)
+    if built.name != "sample":  # the essay's sections run on, two to a page at times
+        assert len(set(pages)) == len(pages)
 
 
 def test_pdf_fonts_are_embedded_and_only_the_shipped_typeface(built: Built) -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 NS = {"x": "http://www.w3.org/1999/xhtml", "epub": "http://www.idpf.org/2007/ops",
       "opf": "http://www.idpf.org/2007/opf"}
 COMPARED = 24  # letters and digits compared at each page start
-BOOKS = ("sample", "features", "pride")
+BOOKS = ("sample", "features", "pride", "roles")
 
 
 class Epub:
@@ -83,7 +83,7 @@ def test_page_break_source_names_the_print_edition(pair: tuple[Epub, PrintedPdf]
 def test_each_page_marker_is_where_the_pdf_page_begins(pair: tuple[Epub, PrintedPdf]) -> None:
     epub, pdf = pair
     entries = dict(epub.page_list())
-    first = min(pdf.chapter_openings().values())
+    first = pdf.labels.index("1")  # the text's first page: the front matter has no page markers
     step = 1 if len(pdf) < 60 else 7  # a sample of a novel's pages; all of a short book's
     checked = 0
     for index in range(first, len(pdf), step):
@@ -104,7 +104,7 @@ def test_each_page_marker_is_where_the_pdf_page_begins(pair: tuple[Epub, Printed
             printed_start = normalise(previous.text[-1].text.split()[-1]) + printed_start
         assert after[:len(printed_start)] == printed_start, f"page {label}: EPUB {after[:40]!r}, PDF {printed_start!r}"
         checked += 1
-    assert checked >= 5
+    assert checked >= min(5, len(pdf) - first)  # the essay, run on, has 3 pages of text
 
 
 @pytest.mark.parametrize("name", ["features", "pride"])

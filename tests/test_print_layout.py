@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from pathlib import Path
 
 import pytest
 from printed import (
@@ -25,6 +26,8 @@ from pypdf import PdfReader
 from validators import pdf_fonts, pdf_info
 
 from publish.config import parse_trim
+from publish.imprint import date_in_words
+from publish.isbn import parse_isbn
 from publish.manuscript import load_manuscript
 from publish.parse import parse_book
 from publish.pdf import render_pdf
@@ -124,20 +127,61 @@ def test_mirrored_margins_with_a_gutter_for_the_page_count(name: str, kdp_inside
 # --- chapter openings, blank pages, running heads -----------------------------------------------
 
 
-def test_chapters_open_on_right_hand_pages_without_a_running_head(book: PrintedPdf) -> None:
-    titles = {c.id: c.title.text for c in book.book.chapters}
-    for chapter_id, index in book.chapter_openings().items():
+def _mode(book: PrintedPdf) -> str:
+    return book.book.config.chapter_openings
+
+
+def _first_on_page(book: PrintedPdf) -> dict[int, str]:
+    """0-based page -> the id of the first chapter that opens on it."""
+    found: dict[int, str] = {}
+    for chapter in book.book.chapters:
+        found.setdefault(book.chapter_openings()[chapter.id], chapter.id)
+    return found
+
+
+def test_the_chapter_modes_are_the_books() -> None:
+    """The sample essay runs its sections on; the novel and the features book open each chapter on a recto."""
+    assert {name: printed(name).book.config.chapter_openings for name in ALL} == \
+        {"sample": "continuous", "features": "right", "pride": "right"}
+
+
+def test_chapters_open_as_the_book_asks_without_a_running_head(book: PrintedPdf) -> None:
+    """Each chapter on a recto (right), or on a page of its own (any), or run on (continuous);
+    the text always begins on a recto, under no running head. An untitled opening prints no
+    heading: the book's title is not set again over the text."""
+    mode = _mode(book)
+    first = min(book.chapter_openings().values())
+    assert book.page(first).recto and book.page(first).head == ()
+    pages = sorted(book.chapter_openings().values())
+    assert len(set(pages)) == len(pages) or mode == "continuous"
+    for chapter in book.book.chapters:
+        index = book.chapter_openings()[chapter.id]
         page = book.page(index)
-        assert page.recto, f"{chapter_id} opens on page {page.number}, a left-hand page"
-        assert page.head == (), f"{chapter_id} opens under a running head: {page.head}"
-        assert normalise(page.words()).startswith(normalise(titles[chapter_id]))
+        if mode == "right":
+            assert page.recto, f"{chapter.id} opens on page {page.number}, a left-hand page"
+        if mode != "continuous":
+            assert page.head == (), f"{chapter.id} opens under a running head: {page.head}"
+            assert normalise(page.words()).startswith(normalise(chapter.title.text)) == chapter.titled
+        else:
+            # Headed where it begins, at a heading's size, wherever on the page that is.
+            lines = [line for line in page.text if normalise(line.text) and
+                     normalise(chapter.title.text).startswith(normalise(line.text))]
+            assert bool(lines) == chapter.titled, chapter.id
+            assert all(line.size > 11 for line in lines)
+        if not chapter.titled:
+            assert normalise(book.book.config.title) not in normalise(page.words())
         assert [line.text for line in page.folio] == [page.label]
 
 
 def test_a_page_with_no_text_carries_nothing_at_all(book: PrintedPdf) -> None:
+    """A blank page is a verso left before a recto opening (a chapter's, where they open on the
+    right; the text's, or the notice's or contents' in the front matter): the sample, run on, has none."""
     openings = set(book.chapter_openings().values())
     blanks = [i for i in range(len(book)) if not draws_text(book, i)]
-    assert blanks, "no page was left blank: no chapter opened after an odd page"
+    if _name(book) == "sample":
+        assert blanks == [], "the essay has an empty page"
+    else:
+        assert blanks, "no page was left blank: no chapter opened after an odd page"
     for index in blanks:
         page = book.page(index)
         assert page.blank and not page.recto, f"page {page.number}: {page}"
@@ -145,22 +189,54 @@ def test_a_page_with_no_text_carries_nothing_at_all(book: PrintedPdf) -> None:
         assert not (plumbed.chars or plumbed.lines or plumbed.rects or plumbed.curves or plumbed.images)
         following = book.page(index + 1)
         assert index + 1 in openings or following.text[0].text.casefold() in {"contents", *_notice_heading(book)}
+        if _mode(book) != "right":
+            assert index + 1 == min(openings)
     for index in openings:
         before = book.page(index - 1)
         assert before.blank or before.text, f"page {before.number} has a head or a folio but no text"
 
 
+@pytest.mark.parametrize("mode", ["any", "continuous"])
+def test_the_features_book_in_the_other_modes_has_no_blank_page(mode: str, tmp_path: Path) -> None:
+    """The features book opens its chapters on the right, with blank versos; set to open them on
+    any page, or to run them on, it has no blank page, fewer pages, and its notice and contents each
+    on the next page."""
+    right = printed("features")
+    book = dataclasses.replace(right.book, config=dataclasses.replace(right.book.config, chapter_openings=mode))
+    path = tmp_path / "features.pdf"
+    path.write_bytes(render_pdf(book).data)
+    pdf = PrintedPdf(path, book)
+    try:
+        assert [i for i in range(len(pdf)) if not draws_text(pdf, i)] == []
+        assert len(pdf) < len(right)
+        openings = pdf.chapter_openings()
+        first = min(openings.values())
+        assert pdf.page(first).recto and pdf.labels[first] == "1"
+        pages = [openings[c.id] for c in book.chapters]
+        if mode == "any":  # each on a page of its own, under no running head
+            assert all(b > a for a, b in zip(pages, pages[1:], strict=False))
+            assert all(pdf.page(i).head == () for i in pages)
+        else:  # run on: a later chapter begins under the running head, below the text before it
+            for chapter in book.chapters[1:]:
+                page = pdf.page(openings[chapter.id])
+                assert page.head, chapter.id
+    finally:
+        pdf.close()
+
+
 def test_running_heads_book_title_left_chapter_title_right(book: PrintedPdf) -> None:
+    """The book's title on a verso; on a recto, the first chapter that opens on the page, else the
+    one the page continues. No head on a chapter's opening page, unless it runs on."""
     openings = set(book.chapter_openings().values())
     titles = {c.id: c.title.text for c in book.book.chapters}
-    ordinary = [i for i in text_pages(book) if i not in openings and not book.page(i).blank]
-    if _name(book) == "sample":
-        assert ordinary == []  # every chapter of the essay fits on its opening page
-        return
-    assert len(ordinary) >= 10
+    starts = _first_on_page(book)
+    run_on = _mode(book) == "continuous"
+    ordinary = [i for i in text_pages(book) if (run_on or i not in openings) and i != min(openings)
+                and not book.page(i).blank]
+    assert len(ordinary) >= (2 if _name(book) == "sample" else 10)
     for index in ordinary:
         page = book.page(index)
-        wanted = book.book.config.title if not page.recto else titles[book.chapter_of(index)]
+        wanted = book.book.config.title if not page.recto else titles[starts.get(index) or book.chapter_of(index)]
         assert [normalise(line.text) for line in page.head] == [normalise(wanted)], f"page {page.number}"
         assert [line.text for line in page.folio] == [page.label], f"page {page.number}"
 
@@ -170,11 +246,14 @@ def test_running_heads_book_title_left_chapter_title_right(book: PrintedPdf) -> 
 
 def test_the_contents_page_numbers_are_the_chapter_openings(book: PrintedPdf) -> None:
     openings = book.chapter_openings()
-    chapters = [(c.title.text, book.labels[openings[c.id]]) for c in book.book.chapters]
+    chapters = [(c.title.text, book.labels[openings[c.id]]) for c in book.book.chapters if c.titled]
     # The contents lists each chapter and its first level of sections (Book.contents(1)), each at
-    # the page its bookmark leads to; the chapters among them open where their text opens.
+    # the page its bookmark leads to; the chapters among them open where their text opens. An
+    # untitled opening is not listed: it would set the book's title again.
     text = min(openings.values())  # the front matter's bookmarks (the contents itself) are not listed
-    expected = [(title, book.labels[page]) for title, level, page in book.outline() if level <= 2 and page >= text]
+    untitled = {normalise(c.title.text) for c in book.book.chapters if not c.titled}
+    expected = [(title, book.labels[page]) for title, level, page in book.outline()
+                if level <= 2 and page >= text and not (level == 1 and normalise(title) in untitled)]
     assert [entry for entry in expected if entry in chapters] == chapters
     found = contents_entries(book)
     assert [normalise(title) for title, _ in found] == [normalise(title) for title, _ in expected]
@@ -182,8 +261,10 @@ def test_the_contents_page_numbers_are_the_chapter_openings(book: PrintedPdf) ->
 
 
 def test_the_contents_sets_numbers_flush_right_and_opens_on_a_right_hand_page(book: PrintedPdf) -> None:
+    """On a recto where chapters open on the right; else on the page after the notice (the sample's
+    verso, facing the text)."""
     start = next(p for p in book.pages(until=10) if p.text and p.text[0].text.casefold() == "contents")
-    assert start.recto
+    assert start.recto if _mode(book) == "right" else book.page(start.index - 1).text
     entries = [line for line in start.text[1:] if re.search(r"\d+$", line.text)]
     assert entries
     # No leader dots: WeasyPrint's did not line up from one row to the next.
@@ -205,9 +286,19 @@ def test_front_matter_title_copyright_spoiler_contents_in_order(book: PrintedPdf
     assert not copyright_page.recto
     words = normalise(" ".join(line.text + " " + " ".join(line.calls)
                                for line in (*copyright_page.text, *copyright_page.notes)))
-    for part in (config.rights, config.date, book.book.identifier, "Set in Gentium Book Plus"):
+    for part in (config.rights, "Set in Gentium Book Plus"):
         if part:
             assert normalise(part) in words, part
+    # The date in words; an ISBN hyphenated as the agency splits it; never a UUID or a URN.
+    assert "urn" not in words and "uuid" not in words
+    if config.date:
+        assert normalise(f"First published {date_in_words(config.date, config.lang)}") in words
+    if (isbn := parse_isbn(book.book.identifier)[0]) is not None:
+        assert normalise(f"ISBN {isbn.hyphenated}") in words
+    # At the foot of the page: its last line just above the folio, at the text block's foot.
+    foot = (float(book.reader.pages[1].trimbox.height) - book.margins.bottom * POINTS)
+    last = max(line.bottom for line in (*copyright_page.text, *copyright_page.notes) if line.text != "Copyright")
+    assert foot - 20 < last <= foot + 1
 
     following = 2
     if config.spoiler:
@@ -215,8 +306,8 @@ def test_front_matter_title_copyright_spoiler_contents_in_order(book: PrintedPdf
         assert notice.recto
         assert normalise(notice.text[0].text) == normalise(config.spoiler.heading)
         assert normalise(config.spoiler.text) in normalise(notice.words())
-        following = 4  # after a blank verso
-        assert book.page(3).blank
+        following = 4 if _mode(book) == "right" else 3  # after a blank verso where chapters open on the right
+        assert book.page(3).blank == (_mode(book) == "right")
     assert book.page(following).text[0].text.casefold() == "contents"
 
 

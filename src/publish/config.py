@@ -21,6 +21,7 @@ import yaml
 from . import safe_yaml
 from .diagnostics import Diagnostic, error, warning
 from .isbn import Isbn, parse_isbn
+from .roles import ROLES, role_named
 from .sanitize import XML_FORBIDDEN
 
 # Trim sizes in inches (width, height); A4/A5/Letter for home printing.
@@ -35,6 +36,8 @@ TRIM_PRESETS: dict[str, tuple[float, float]] = {
 }
 PDF_PROFILES = ("default", "print")
 PRINT_SERVICES = ("kdp", "lulu", "ingram")
+# Where a chapter opens in print (LaTeX's openright and openany, and an essay's run-on sections).
+CHAPTER_OPENINGS = ("right", "any", "continuous")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,15 @@ class Edition:
 
 
 @dataclass(frozen=True, slots=True)
+class ChapterEntry:
+    """A file of `chapters:` written as more than its name: its role, or the part it stands in."""
+
+    file: str
+    role: str = ""  # a name in roles.ROLES; "" when book.yaml gives none
+    part: str = ""  # the title of the part it stands in, from book.yaml
+
+
+@dataclass(frozen=True, slots=True)
 class BookConfig:
     title: str
     lang: str = "en"
@@ -119,9 +131,11 @@ class BookConfig:
     spoiler: SpoilerNotice | None = None
     series: Series | None = None
     chapters: tuple[str, ...] | None = None
+    chapter_entries: tuple[ChapterEntry, ...] = ()  # the files book.yaml gives a role or a part
     trim: TrimSize = field(default_factory=lambda: TrimSize("6x9", 6.0, 9.0))
     pdf_profile: str = "default"
     print_service: str = "kdp"
+    chapter_openings: str = "right"
     # A build makes no network request unless the author opts in to downloading web images.
     remote_images: bool = False
     citations: CitationConfig = field(default_factory=lambda: CitationConfig())
@@ -164,7 +178,7 @@ class Overlay:
 KNOWN_KEYS = (
     "title", "subtitle", "author", "translator", "lang", "date", "rights", "publisher", "identifier",
     "description", "subject", "cover-image", "bibliography", "csl", "spoiler", "series", "belongs-to-collection",
-    "group-position", "chapters", "trim", "pdf-profile", "print-service", "remote-images", "nocite",
+    "group-position", "chapters", "trim", "pdf-profile", "print-service", "chapter-openings", "remote-images", "nocite",
     "reference-section-title", "link-citations", "suppress-bibliography",
     "isbn", "paper", "binding", "author-bio", "author-photo", "editions",
 )
@@ -203,6 +217,56 @@ def _forbidden_character(value: Any) -> str | None:
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return None
+
+
+def chapter_files(value: Any) -> tuple[str, ...] | None:
+    """The file names a `chapters:` list gives, in reading order, whatever its entries' form."""
+    entries, _ = read_chapter_list(value)
+    return None if entries is None else tuple(e.file for e in entries)
+
+
+def read_chapter_list(value: Any) -> tuple[tuple[ChapterEntry, ...] | None, str]:
+    """`chapters:` as entries, or None and what is wrong. An entry is a file name, a mapping
+    `file:` with `role:`, or a part: `part:` (its title) with `chapters:` (entries of those kinds)."""
+    if not isinstance(value, list):
+        return None, "must be a list of chapter file names"
+    entries: list[ChapterEntry] = []
+
+    def read(items: list, part: str) -> str:
+        for item in items:
+            name = _as_text(item) if not isinstance(item, (dict, list)) else None
+            if name is not None:
+                entries.append(ChapterEntry(name, part=part))
+            elif isinstance(item, dict) and "part" in item:
+                title = _as_text(item.get("part"))
+                if not title:
+                    return "a part's 'part:' must be its title, a line of text"
+                if part:
+                    return f"the part '{title}' stands inside the part '{part}': parts do not nest"
+                if not isinstance(item.get("chapters"), list) or not item["chapters"]:
+                    return f"the part '{title}' needs its own 'chapters:' list"
+                if unknown := set(item) - {"part", "chapters"}:
+                    return f"the part '{title}' has '{sorted(unknown)[0]}', which a part cannot have"
+                if problem := read(item["chapters"], title):
+                    return problem
+            elif isinstance(item, dict) and "file" in item:
+                name = _as_text(item.get("file"))
+                if not name:
+                    return "an entry's 'file:' must be a file name"
+                role = item.get("role")
+                found = role_named(role) if isinstance(role, str) else None
+                if role is not None and found is None:
+                    return (f"'{name}' has the role {role!r}, which publish does not know (roles: "
+                            f"{', '.join(ROLES)})")
+                if unknown := set(item) - {"file", "role"}:
+                    return f"'{name}' has '{sorted(unknown)[0]}', which an entry cannot have (only 'file' and 'role')"
+                entries.append(ChapterEntry(name, found.name if found else "", part))
+            else:
+                return f"{item!r} is neither a file name, a 'file:' with its 'role:', nor a 'part:' with its 'chapters:'"
+        return ""
+
+    problem = read(value, "")
+    return (None, problem) if problem else (tuple(entries), "")
 
 
 def _as_text_list(value: Any) -> tuple[str, ...] | None:
@@ -398,11 +462,13 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
                 "write 'spoiler: This book reveals the ending.'")
 
     if "chapters" in data and data["chapters"] is not None:
-        chapters = _as_text_list(data["chapters"])
-        if chapters is None or not isinstance(data["chapters"], list):
-            bad("chapters", "must be a list of chapter file names", "write one '- 01-name.md' line per chapter")
+        entries, problem = read_chapter_list(data["chapters"])
+        if entries is None:
+            bad("chapters", problem, "write one '- 01-name.md' line per chapter, or '- file: 01-name.md' with "
+                "'role: dedication' under it, or '- part: Part One' with its own 'chapters:' (docs/authoring.md)")
         else:
-            values["chapters"] = chapters
+            values["chapters"] = tuple(e.file for e in entries)
+            values["chapter_entries"] = tuple(e for e in entries if e.role or e.part)
 
     if "trim" in data and data["trim"] is not None:
         trim = parse_trim(data["trim"])
@@ -412,7 +478,8 @@ def build_config(data: dict[str, Any], places: dict[str, Place], *, home: Path,
         else:
             values["trim"] = trim
 
-    for key, choices in (("pdf-profile", PDF_PROFILES), ("print-service", PRINT_SERVICES)):
+    for key, choices in (("pdf-profile", PDF_PROFILES), ("print-service", PRINT_SERVICES),
+                         ("chapter-openings", CHAPTER_OPENINGS)):
         if key in data and data[key] is not None:
             choice = _as_text(data[key])
             if choice not in choices:

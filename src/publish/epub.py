@@ -28,7 +28,8 @@ from lxml import etree
 from .fonts import MEDIA_TYPES, edition_fonts, has_math
 from .html import EXTRA_CSS
 from .model import Book, Chapter, Entry
-from .pages import TITLE, PageMap, mark_pages
+from .pages import PART, TITLE, PageMap, mark_pages
+from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
@@ -59,10 +60,14 @@ NAV_DEPTH = 2
 
 
 def _nav_entry(book: Book, entry: Entry) -> NavEntry:
+    children = tuple(_nav_entry(book, child) for child in entry.children)
+    page = next((p for p in book.parts_declared if p.id == entry.id), None) if entry.kind == "part" else None
+    if page is not None:
+        return NavEntry(page.file_name, entry.text, children=children)
     holder = book.chapter_of(entry.id)
     assert holder is not None
     href = holder.file_name if entry.id == holder.id else f"{holder.file_name}#{entry.id}"
-    return NavEntry(href, entry.text, children=tuple(_nav_entry(book, child) for child in entry.children))
+    return NavEntry(href, entry.text, children=children)
 
 
 def _ncx(entries: list[NavEntry] | tuple[NavEntry, ...], counter: list[int]) -> list:
@@ -99,30 +104,55 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
                   _xhtml("epub/titlepage.xhtml", book, config.title, "frontmatter")),
     ]
     toc: list[NavEntry] = []
+    matter = book.matter
+    chapter_docs: dict[str, list[_Document]] = {"before": [], "after": [], "text": []}
+    page_list: list[NavEntry] = []
+    start = ""  # the first document of the text
+    for c, place in zip(book.chapters, matter, strict=True):
+        starts = pages.for_chapter(c.id) if pages else ()
+        opening = [s.label for s in starts if s.block == TITLE]
+        page_list += [NavEntry(f"{c.part.file_name if s.block == PART and c.part else c.file_name}#page-{s.label}",
+                               s.label) for s in starts]
+        linked = _split_links(book, c)
+        body = dataclasses.replace(linked, html=mark_pages(linked, starts))
+        group = "text" if place != "front" else "before" if c.role.display else "after"
+        opens = place == "body" and not start
+        if c.part is not None:
+            start = start or c.part.file_name
+            chapter_docs[group].append(_Document(f"part-{c.part.index:03d}", c.part.file_name, c.part.title,
+                                                 _xhtml("epub/part.xhtml", book, c.part.title,
+                                                        "bodymatter" if opens and not config.spoiler else "",
+                                                        part=c.part,
+                                                        opening_pages=[s.label for s in starts if s.block == PART])))
+            opens = False
+        start = start or (c.file_name if place == "body" else "")
+        body_type = {"front": "frontmatter", "back": "backmatter"}.get(place, "bodymatter" if opens and not config.spoiler else "")
+        chapter_docs[group].append(_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
+                                             _xhtml("epub/chapter.xhtml", book, c.title.text, body_type,
+                                                    chapter=body, opening_pages=opening)))
+    docs += chapter_docs["before"]
     if config.spoiler:
         docs.append(_Document("notice", "notice.xhtml", config.spoiler.heading,
                               _xhtml("epub/notice.xhtml", book, config.spoiler.heading, "bodymatter")))
         toc.append(NavEntry("notice.xhtml", config.spoiler.heading))
-    chapter_docs = []
-    page_list: list[NavEntry] = []
-    for c in book.chapters:
-        starts = pages.for_chapter(c.id) if pages else ()
-        opening = [s.label for s in starts if s.block == TITLE]
-        page_list += [NavEntry(f"{c.file_name}#page-{s.label}", s.label) for s in starts]
-        linked = _split_links(book, c)
-        body = dataclasses.replace(linked, html=mark_pages(linked, starts))
-        chapter_docs.append(_Document(f"chapter-{c.index:03d}", c.file_name, c.title.text,
-                                      _xhtml("epub/chapter.xhtml", book, c.title.text,
-                                             "bodymatter" if c.index == 1 and not config.spoiler else "",
-                                             chapter=body, opening_pages=opening)))
-    toc += [_nav_entry(book, entry) for entry in book.contents(NAV_DEPTH)]
+    # The contents lists the front matter too, in its reading order (a dedication comes before the notice).
+    entries = book.contents(NAV_DEPTH)
+    shown_first = [e for e in entries if e.matter == "front" and role_named(e.role or "chapter").display]
+    toc[:0] = [_nav_entry(book, e) for e in shown_first]
+    toc += [_nav_entry(book, e) for e in entries if e not in shown_first]
     toc.append(NavEntry("copyright.xhtml", "Copyright"))
     # Readers that open a book at its start (landmark bodymatter, guide "text": Kindle, Apple Books)
     # must meet the spoiler notice, so the text starts there when the book has one.
-    start = "notice.xhtml" if config.spoiler else book.chapters[0].file_name
+    start = "notice.xhtml" if config.spoiler else start or book.chapters[0].file_name
     landmarks = [NavEntry("cover.xhtml", "Cover", "cover"), NavEntry("titlepage.xhtml", "Title Page", "titlepage"),
-                 NavEntry("contents.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter"),
-                 NavEntry("copyright.xhtml", "Copyright", "copyright-page")]
+                 NavEntry("contents.xhtml", "Contents", "toc"), NavEntry(start, "Start of Content", "bodymatter")]
+    # The first of each role's chapters, as reading systems and assistive technology look them up.
+    marked: set[str] = set()
+    for c in book.chapters:
+        if c.role_name and c.role.epub_type and c.role.epub_type not in marked:
+            marked.add(c.role.epub_type)
+            landmarks.append(NavEntry(c.file_name, c.title.text, c.role.epub_type))
+    landmarks.append(NavEntry("copyright.xhtml", "Copyright", "copyright-page"))
     nav = _Document("nav", "nav.xhtml", "Contents",
                     _xhtml("epub/nav.xhtml", book, "Contents", "frontmatter", toc=toc, landmarks=landmarks, pages=page_list),
                     ("nav",))
@@ -130,7 +160,7 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
                          _xhtml("epub/contents.xhtml", book, "Contents", "frontmatter", toc=toc))
     copyright_doc = _Document("copyright", "copyright.xhtml", "Copyright",
                               _xhtml("epub/copyright.xhtml", book, "Copyright", "backmatter", colophon=COLOPHON))
-    return [*docs, contents, *chapter_docs, copyright_doc], nav, toc, landmarks
+    return [*docs, contents, *chapter_docs["after"], *chapter_docs["text"], copyright_doc], nav, toc, landmarks
 
 
 def _split_links(book: Book, chapter: Chapter) -> Chapter:
@@ -259,7 +289,9 @@ def render_epub(book: Book, *, cover: Cover, pages: PageMap | None = None) -> by
     eb.spine = [items[d.file_name] for d in documents]
     eb.toc = _ncx(toc, [0])
     eb.add_item(epub.EpubNcx())
-    guide_types = {"cover": "cover", "titlepage": "title-page", "toc": "toc", "bodymatter": "text"}
+    guide_types = {"cover": "cover", "titlepage": "title-page", "toc": "toc", "bodymatter": "text",
+                   **{t: t for t in ("dedication", "epigraph", "foreword", "preface", "glossary", "bibliography")},
+                   "acknowledgments": "acknowledgements"}
     eb.guide = [{"type": guide_types[e.type], "href": e.href, "title": e.label} for e in landmarks if e.type in guide_types]
     display = render("epub/display-options.xml")
     eb.add_item(epub.EpubItem(uid="display-options", file_name="META-INF/com.apple.ibooks.display-options.xml",

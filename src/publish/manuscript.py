@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from . import safe_yaml
-from .config import BookConfig, Overlay, Place, build_config, read_yaml_mapping, same_value
+from .config import BookConfig, Overlay, Place, build_config, chapter_files, read_yaml_mapping, same_value
 from .diagnostics import BuildFailed, Diagnostic, error, has_errors, warning
 from .limits import source_limits, too_large, too_many_chapters
 
@@ -251,8 +251,7 @@ def load_manuscript(book_dir: Path, *, overlay: Overlay | None = None) -> Manusc
     data, lines, problems = read_yaml_mapping(text, shown_config)
     if data is None:
         raise BuildFailed(problems)
-    listed = data.get("chapters")
-    chapters = tuple(str(c) for c in listed) if isinstance(listed, list) else None
+    chapters = chapter_files(data.get("chapters"))
 
     try:
         paths, path_problems = _chapter_paths(root, chapters, shown_config)

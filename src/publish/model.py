@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import BookConfig
 from .diagnostics import Diagnostic
+from .roles import CHAPTER, ROLES, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,21 @@ class Asset:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """A part book.yaml declares (`- part: Part One`): a title page of its own before its first chapter."""
+
+    index: int  # 1-based
+    id: str  # the part page's anchor, unique across the book
+    title: str  # plain text
+    html: str  # inline markup
+    title_id: str  # the id of its heading
+
+    @property
+    def file_name(self) -> str:
+        return f"part-{self.index:03d}.xhtml"
+
+
+@dataclass(frozen=True, slots=True)
 class Chapter:
     index: int  # 1-based reading order
     id: str  # unique across the book: the section's anchor
@@ -52,10 +68,16 @@ class Chapter:
     anchors: frozenset[str]  # every id in the chapter, its own included
     parts: tuple[str, ...] = ()  # the parts it belongs to, outermost first (a book titled from its folders)
     title_id: str = ""  # the id of the title's own element
+    role_name: str = ""  # a name in roles.ROLES ("dedication", "appendix"); "" for a chapter
+    part: Part | None = None  # the part whose title page comes before this chapter
 
     @property
     def file_name(self) -> str:
         return f"chapter-{self.index:03d}.xhtml"
+
+    @property
+    def role(self) -> Role:
+        return ROLES[self.role_name] if self.role_name else CHAPTER
 
 
 def _escape(text: str) -> str:
@@ -69,8 +91,10 @@ class Entry:
     kind: str  # "part", "chapter" or "section"
     text: str  # plain text
     html: str  # inline markup
-    id: str  # the anchor it leads to (a part leads to its first chapter)
+    id: str  # the anchor it leads to (a part leads to its title page, or else to its first chapter)
     children: tuple[Entry, ...] = ()
+    role: str = ""  # a chapter's role name, "" for a chapter
+    matter: str = ""  # a chapter's: "front", "body" or "back"
 
 
 def _sections(chapter: Chapter, depth: int) -> tuple[Entry, ...]:
@@ -113,12 +137,13 @@ class Book:
     def contents(self, depth: int = 2) -> tuple[Entry, ...]:
         """The contents: each chapter with its sections down to `depth` levels, under its parts."""
         top: list[Entry] = []
-        open_parts: list[tuple[str, list[Entry], str]] = []  # (title, entries, first chapter's id)
+        open_parts: list[tuple[str, list[Entry], str, str]] = []  # (title, entries, its anchor, its markup)
+        matter = self.matter
 
         def close(keep: int) -> None:
             while len(open_parts) > keep:
-                title, entries, first = open_parts.pop()
-                part = Entry("part", title, _escape(title), first, tuple(entries))
+                title, entries, first, markup = open_parts.pop()
+                part = Entry("part", title, markup, first, tuple(entries))
                 (open_parts[-1][1] if open_parts else top).append(part)
 
         for chapter in self.chapters:
@@ -127,11 +152,35 @@ class Book:
                 shared += 1
             close(shared)
             for title in chapter.parts[shared:]:
-                open_parts.append((title, [], chapter.id))
-            entry = Entry("chapter", chapter.title.text, chapter.title.html, chapter.id, _sections(chapter, depth))
+                page = chapter.part if chapter.part is not None and chapter.part.title == title else None
+                open_parts.append((title, [], page.id if page else chapter.id, page.html if page else _escape(title)))
+            entry = Entry("chapter", chapter.title.text, chapter.title.html, chapter.id, _sections(chapter, depth),
+                          chapter.role_name, matter[chapter.index - 1])
             (open_parts[-1][1] if open_parts else top).append(entry)
         close(0)
         return tuple(top)
+
+    @property
+    def matter(self) -> tuple[str, ...]:
+        """Each chapter's place: "front" (the leading chapters whose roles stand before the text),
+        "back" (the trailing ones whose roles stand after it) or "body"; at least one is the text."""
+        chapters = self.chapters
+        front = 0
+        while front < len(chapters) - 1 and chapters[front].role.front and chapters[front].part is None \
+                and not chapters[front].parts:
+            front += 1
+        back = len(chapters)
+        while back - 1 > front and chapters[back - 1].role.back:
+            back -= 1
+        return ("front",) * front + ("body",) * (back - front) + ("back",) * (len(chapters) - back)
+
+    @property
+    def has_roles(self) -> bool:
+        return any(c.role_name or c.part for c in self.chapters)
+
+    @property
+    def parts_declared(self) -> tuple[Part, ...]:
+        return tuple(c.part for c in self.chapters if c.part is not None)
 
     def chapter_of(self, element_id: str) -> Chapter | None:
         """The chapter that holds `element_id`, for editions that split the book into files."""

@@ -20,6 +20,7 @@ from .model import Chapter
 from .sanitize import keep_open
 
 TITLE = "title"  # the block key of a chapter's heading: the page starts with the chapter
+PART = "part"  # the block key of the title page of the part a chapter opens (publish.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +87,17 @@ def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[t
         yield from _text_boxes(child, key, header)
 
 
-def page_map(document, *, source: str) -> PageMap:
+def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:
     """Read where each page of the text starts from the laid-out print edition.
 
-    Pages before the first chapter are front matter (numbered in roman, not listed); the text's
-    pages are numbered from 1, as the print stylesheet numbers them.
+    Pages before the first chapter of the text are front matter (numbered in roman, not listed),
+    the chapters in `front` (their ids) among them; the text's pages are numbered from 1, as the
+    print stylesheet numbers them.
     """
     flows = [list(_text_boxes(page._page_box)) for page in document.pages]
+    if front:
+        flows = [[(None if key is None or key.rsplit(" ", 1)[0] in front else key, text, header)
+                  for key, text, header in flow] for flow in flows]
     first = next((n for n, flow in enumerate(flows) if any(key for key, _, _ in flow)), len(flows))
     seen: dict[str, int] = {}
     starts: list[PageStart | None] = []
@@ -104,7 +109,7 @@ def page_map(document, *, source: str) -> PageMap:
                 continue  # a table's header repeated on a later page is not in the text again
             if start is None:
                 chapter_id, block = key.rsplit(" ", 1)
-                start = PageStart(str(number), chapter_id, block, 0 if block == TITLE else seen.get(key, 0))
+                start = PageStart(str(number), chapter_id, block, 0 if block in {TITLE, PART} else seen.get(key, 0))
             seen[key] = seen.get(key, 0) + _alnum(text)
         starts.append(start)
     # A blank page (left before a chapter that opens on the right) is found where the next page begins.
@@ -173,7 +178,7 @@ def _insert(block: etree._Element, offset: int, marker: etree._Element) -> None:
 
 def mark_pages(chapter: Chapter, starts: tuple[PageStart, ...]) -> str:
     """The chapter's HTML with a page-break marker where each of `starts` begins (title starts excepted)."""
-    inside = [s for s in starts if s.block != TITLE]
+    inside = [s for s in starts if s.block not in {TITLE, PART}]
     if not inside:
         return chapter.html
     container = _fragment(chapter.html)

@@ -28,6 +28,7 @@ from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
 from .print_math import draw_math, undrawable
+from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -108,7 +109,14 @@ def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
     page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
                              direction=book.config.direction, font_size=book.config.font_size))
-    return render("print.html", book=book, chapters=[_inline_notes(dataclasses.replace(c, html=tag_blocks(c))) for c in book.chapters], page_css=page_css,
+    matter = book.matter
+    # The front matter is not tagged for the page map: its pages are numbered in roman, not listed.
+    front = [_inline_notes(c) for c, m in zip(book.chapters, matter, strict=True) if m == "front"]
+    text = [_inline_notes(dataclasses.replace(c, html=tag_blocks(c)))
+            for c, m in zip(book.chapters, matter, strict=True) if m != "front"]
+    # What the contents page lists: what follows it (a dedication and an epigraph come before it).
+    contents = [e for e in book.contents(1) if not (e.matter == "front" and role_named(e.role or "chapter").display)]
+    return render("print.html", book=book, front=front, chapters=text, contents=contents, page_css=page_css,
                   colophon=COLOPHON, version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
@@ -313,7 +321,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
         # An edition's pages are named by its ISBN, as EPUB Accessibility asks of pageBreakSource.
         source = book.config.isbn.urn if book.config.edition and book.config.isbn else \
             f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in"
-        pages = page_map(document, source=source)
+        front = frozenset(c.id for c, m in zip(book.chapters, book.matter, strict=True) if m == "front")
+        pages = page_map(document, source=source, front=front)
         identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
         dead_links: list[str] = []
         data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import posixpath
 import re
 import unicodedata
 import uuid
@@ -54,8 +55,9 @@ from .markdown import source_problems
 from .markdown.math import formula_problems
 from .markdown.tables import table_problems
 from .mathml import plain_text
-from .model import Asset, Book, Chapter, Heading, Note
+from .model import Asset, Book, Chapter, Heading, Note, Part
 from .remote import RemoteImages
+from .roles import ROLES, role_of_classes
 from .sanitize import XML_FORBIDDEN, repair_content_model, unsafe_html
 from .svg import clean_svg
 from .write import write_file
@@ -334,6 +336,8 @@ class _Draft:
     anchors: set[str] = field(default_factory=set)
     title_id: str = ""
     named: bool = False  # the title comes from the file's name
+    role: str = ""  # its role's name (roles.ROLES), "" for a chapter
+    part: Part | None = None  # the part whose title page comes before it
     @property
     def shown(self) -> Path:
         return self.file.shown
@@ -488,7 +492,10 @@ def _title(draft: _Draft, manuscript: Manuscript, ids: _Ids, problems: list[Diag
         chapter_id = element.get("id") or ids.claim(pandoc_identifier(_plain(element)), f"chapter-{draft.index}")
         draft.title = Heading(2, chapter_id, _plain(element), _inner_html(element))
         return
-    if draft.index == 1:
+    if draft.role:
+        # A dedication or an epigraph is rarely headed: it is named for the contents by its role.
+        text = ROLES[draft.role].label
+    elif draft.index == 1:
         # An untitled opening stands under the book's own title, as an essay's first page does.
         text = manuscript.config.title
     else:
@@ -892,7 +899,34 @@ def _finish(draft: _Draft) -> Chapter:
     return Chapter(index=draft.index, id=draft.title.id, source=draft.file.source.path, title=draft.title,
                    titled=draft.title_element is not None, html=_inner_html(draft.root).strip(), headings=headings,
                    notes=notes, words=len(_WORD.findall(text)), anchors=frozenset(a for a in anchors if a),
-                   parts=draft.parts, title_id=draft.title_id)
+                   parts=draft.parts, title_id=draft.title_id, role_name=draft.role, part=draft.part)
+
+
+def _roles_and_parts(drafts: list[_Draft], manuscript: Manuscript) -> None:
+    """Each chapter's role, from its heading's class or else from book.yaml's entry for its file,
+    and the part book.yaml puts it in."""
+    plan = {posixpath.normpath(e.file): e for e in manuscript.config.chapter_entries}
+    for draft in drafts:
+        entry = plan.get(posixpath.normpath(draft.file.source.path.as_posix()))
+        heading = draft.title_element
+        by_class = role_of_classes((heading.get("class") or "").split()) if heading is not None else None
+        draft.role = by_class.name if by_class else entry.role if entry and entry.role != "chapter" else ""
+        if entry and entry.part:
+            draft.parts = (entry.part,)
+
+
+def _part_pages(drafts: list[_Draft], ids: _Ids, declared: bool) -> None:
+    """A title page for each part book.yaml declares, before its first chapter."""
+    if not declared:
+        return
+    previous = ""
+    for draft in drafts:
+        title = draft.parts[0] if draft.parts else ""
+        if title and title != previous:
+            index = sum(1 for d in drafts if d.part is not None) + 1
+            part_id = ids.claim(pandoc_identifier(title), f"part-{index}")
+            draft.part = Part(index, part_id, title, _escape(title), ids.claim(f"{part_id}-title", "title"))
+        previous = title
 
 
 def book_identifier(manuscript: Manuscript) -> str:
@@ -943,6 +977,7 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
     for f in files:
         for item in f.notes.values():
             _figures(item)
+    _roles_and_parts(drafts, manuscript)
     ids = _Ids()
     _assign_ids(files, drafts, ids, problems)
     for draft in drafts:
@@ -953,6 +988,7 @@ def resolve_book(manuscript: Manuscript, htmls: Sequence[str], *, source_date_ep
         if not draft.file.first_chapter:
             draft.file.first_chapter = draft.title.id
         draft.title_id = ids.claim(f"{draft.title.id}-title", "title")  # the id of the title itself
+    _part_pages(drafts, ids, any(e.part for e in manuscript.config.chapter_entries))
     lifted: dict[tuple[int, str], tuple[str, int]] = {}
     for draft in drafts:
         _lift_notes(draft, ids, lifted)

@@ -11,6 +11,8 @@ import jinja2
 from lxml import etree
 from markupsafe import Markup
 
+from .imprint import imprint
+
 # The look of the book lives beside the code, in the repository's styles/ folder; a house style
 # elsewhere can be chosen with PUBLISH_STYLES.
 STYLES_DIR = Path(os.environ.get("PUBLISH_STYLES") or Path(__file__).resolve().parents[2] / "styles")
@@ -96,6 +98,16 @@ def lead_with(html: str, lead: str) -> Markup:
     return _markup(wrapper)
 
 
+def without_untitled_opening(entries: tuple, book: object) -> tuple:
+    """The contents without the line of an untitled opening (a book's first chapter, which the
+    author wrote no heading for, stands under the book's own title): its sections stay, in its place."""
+    chapters = getattr(book, "chapters", ())
+    if not chapters or chapters[0].titled or getattr(chapters[0], "role_name", ""):
+        return tuple(entries)
+    opening = chapters[0].id
+    return tuple(kept for e in entries for kept in (e.children if e.id == opening and e.kind == "chapter" else (e,)))
+
+
 @functools.lru_cache(maxsize=4)
 def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -107,6 +119,8 @@ def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     )
     env.filters["with_epub_types"] = with_epub_types
     env.filters["lead_with"] = lead_with
+    env.filters["without_untitled_opening"] = without_untitled_opening
+    env.globals["imprint"] = imprint
     return env
 
 

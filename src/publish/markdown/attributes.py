@@ -32,6 +32,10 @@ class StrictAttributes(AttrListTreeprocessor):
 
     def assign_attrs(self, elem: Element, attrs_string: str, *, strict: bool = False) -> str:
         spelled = " ".join(".unnumbered" if token == "-" else token for token in attrs_string.split(" "))
+        if elem.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            # Pandoc's way to give a section its role ({epub:type=dedication}): read as a class of
+            # the heading, as `{.dedication}` is (publish.roles); XHTML keeps no epub:type of an author's.
+            spelled = re.sub(r"(?<!\S)epub:type=([\"']?)([\w-]+)\1(?!\S)", r".\2", spelled)
         return super().assign_attrs(elem, spelled, strict=strict)
 
 
