@@ -149,7 +149,7 @@ def test_the_print_edition_places_each_role() -> None:
     # The contents lists the front matter after it with roman numbers, the parts with their chapters.
     words = contents.words()
     assert "Dedication" not in words and "Epigraph" not in words
-    assert "Foreword ix" in words and "Part One: Light" in words
+    assert "Foreword ix" in words and "A Note on the Log xi" in words and "Part One: Light" in words
     assert words.index("Part One: Light") < words.index("The Lamp") < words.index("Part Two: Dark")
 
 
