@@ -159,3 +159,22 @@ def test_the_fetcher_reads_only_the_book_folder_and_styles(spoiled_book: Book, t
                                               (700, 0.875), (900, 1.0)])
 def test_the_gutter_grows_with_the_page_count(pages: int, gutter: float) -> None:
     assert gutter_for(pages) == gutter
+
+
+def test_code_longer_than_the_line_stays_inside_the_text_block(make_book: MakeBook) -> None:
+    """A file name in code longer than the line (Learn Go with Tests has them in list items) turns
+    inside the text block: nothing stands further right than the justified prose's line ends."""
+    import io
+
+    import pdfplumber
+
+    name = "renderer_test.TestRender.it_converts_a_single_post_into_HTML.received.txt"
+    prose = " ".join(["The band plays on, and the drummer keeps the time as the bars go by."] * 6)
+    text = f"# A\n\n{prose}\n\n- `{name}`\n- `{name}`\n\nA paragraph with `{name}` inside it.\n"
+    pdf = render(parse(make_book({"01-a.md": text})))
+    with pdfplumber.open(io.BytesIO(pdf.data)) as document:
+        (page,) = (p for p in document.pages if "plays on" in (p.extract_text() or ""))
+        monospaced = [c for c in page.chars if "JetBrains" in c["fontname"]]
+        edge = max(c["x1"] for c in page.chars if "Gentium" in c["fontname"] and c["top"] < monospaced[0]["top"])
+        assert len(monospaced) >= 3 * len(name) - 3  # every copy set (a break takes no character)
+        assert max(c["x1"] for c in monospaced) <= edge + 0.5

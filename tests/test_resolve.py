@@ -63,6 +63,16 @@ def test_a_repeated_heading_is_numbered_as_pandoc_numbers_it_across_the_book(mak
     assert [h.id for c in book.chapters for h in c.headings] == ["intro", "intro-1", "intro-2"]
 
 
+def test_a_heading_left_empty_is_dropped_and_its_text_kept(make_book: MakeBook) -> None:
+    """`<h2><p>text</p></h2>`: the HTML parser closes the heading before the paragraph, and an empty
+    heading would be an empty entry in the contents (EPUBCheck: "Anchors within nav elements must contain text")."""
+    book = parse(make_book({"01-a.md": "# A\n\nText.\n\n<h2><p>a paragraph in a heading</p></h2>\n\n## Kept\n"}))
+    (chapter,) = book.chapters
+    assert [h.text for h in chapter.headings] == ["Kept"]
+    assert [h.text_content() for h in tree(chapter).iter("h3")] == ["Kept"]
+    assert "a paragraph in a heading" in tree(chapter).text_content()
+
+
 def test_explicit_ids_and_classes_are_kept(make_book: MakeBook) -> None:
     book = parse(make_book({"01-a.md": "# A {#start}\n\n## Pointers {#pointers .unnumbered}\n\n## Aside {-}\n\nx\n"}))
     assert book.chapters[0].id == "start"

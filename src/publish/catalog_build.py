@@ -46,6 +46,8 @@ from .diagnostics import BuildFailed, Diagnostic, Severity, error, warning
 if TYPE_CHECKING:
     from distributed import Client
 
+    from .model import Book
+
 # One book's build at its peak, with the Dask worker process it runs in: a novel's PDF layout
 # holds about 250 MB (measured on Pride and Prejudice and Curie), the worker's own ~50 MB, and
 # a margin for the books with more pages. Local workers are never more than memory / this.
@@ -181,7 +183,9 @@ def build_book(job: BookJob, out_dir: Path) -> BookOutcome:
     paths = {p.suffix: p for p in result.outputs}
     checks: list[Validation] = []
     if job.check and ".epub" in paths:
-        checks = _validate(paths[".epub"], job.check, diagnostics)
+        checks = _validate(paths[".epub"], tuple(t for t in job.check if t != "covers"), diagnostics)
+    if "covers" in job.check and (covers := _check_covers(result.book, out_dir, diagnostics)) is not None:
+        checks.append(covers)
     return BookOutcome(job.shown, "built" if result.made else "unchanged", time.perf_counter() - started,
                        pages=_page_count(paths.get(".pdf")), outputs=result.outputs, diagnostics=tuple(diagnostics),
                        checks=tuple(checks), worker=worker)
@@ -207,6 +211,20 @@ def _validate(epub: Path, tools: tuple[str, ...], diagnostics: list[Diagnostic])
         checks.append(Validation(tool, sum(d.severity is Severity.ERROR for d in found),
                                  sum(d.severity is Severity.WARNING for d in found)))
     return checks
+
+
+def _check_covers(book: Book, out_dir: Path, diagnostics: list[Diagnostic]) -> Validation | None:
+    """The print editions' interiors and covers the build wrote, as `publish check` checks them
+    (None: the book has no print edition, so nothing to check)."""
+    from .printcheck import check_print_outputs, print_configs
+
+    configs = print_configs(book.config)
+    if not configs:
+        return None
+    found = check_print_outputs(book, out_dir, configs=configs)
+    diagnostics.extend(found)
+    return Validation("covers", sum(d.severity is Severity.ERROR for d in found),
+                      sum(d.severity is Severity.WARNING for d in found))
 
 
 def _page_count(pdf: Path | None) -> int | None:

@@ -1,8 +1,9 @@
 """The print edition: `Book -> bytes`, a tagged PDF laid out by WeasyPrint from templates/print.html.
 
 WeasyPrint reads only the book folder and styles/ (see `SandboxFetcher`). The gutter grows with the
-page count, as printers ask, so the book is laid out once more if the first layout lands in
-another gutter bracket than the estimate.
+page count, as printers ask, but the text block's width does not: the inside and outside margins
+always add up to the same measure (see `margins_for`), so the page count only moves the block
+towards the outer edge and the book is laid out once, whatever its length.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
-WORDS_PER_PAGE = 330  # at 10.5 pt on a 6x9 in page; only used to guess the gutter before layout
+# KDP's outside margin with bleed (the larger of its two minimums), and its largest inside one.
+OUTSIDE_MIN, INSIDE_MAX = 0.375, 0.875
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,64 @@ def gutter_for(pages: int) -> float:
     return 0.875 + 0.125
 
 
-def margins_for(config: BookConfig, pages: int) -> Margins:
+def side_margins(config: BookConfig) -> float:
+    """Inside plus outside margin, the same for every page count: the text block's width never
+    depends on how many pages the book turns out to have, so the layout is never done twice. It
+    is the 0.6 in outside margin (scaled with the trim) and the gutter of a 301-500 page book, and
+    at least enough for KDP's largest gutter beside its outside margin with bleed."""
     scale = min(config.trim.width_in / 6.0, 1.4)
+    return round(max(0.6 * scale + gutter_for(500), INSIDE_MAX + OUTSIDE_MIN), 3)
+
+
+def margins_for(config: BookConfig, pages: int) -> Margins:
+    """The gutter for the page count (never so wide that the outside margin falls below KDP's
+    minimum: that still leaves at least KDP's inside margin) and the rest of `side_margins` outside.
+    A shorter book's text block sits nearer the spine, a longer one's nearer the edge."""
+    scale = min(config.trim.width_in / 6.0, 1.4)
+    both = side_margins(config)
+    gutter = round(min(gutter_for(pages), both - OUTSIDE_MIN), 3)
     return Margins(top=round(0.75 * scale, 3), bottom=round(0.8 * scale, 3),
-                   gutter=gutter_for(pages), outside=round(0.6 * scale, 3))
+                   gutter=gutter, outside=round(both - gutter, 3))
+
+
+def shift_to_gutter(document, config: BookConfig, *, laid_out: Margins) -> Margins:
+    """Move every page's content sideways, from the gutter it was laid out with to the gutter for
+    the page count it came to. The text block is as wide with either (`side_margins`), so nothing
+    reflows: the pages are those a layout with the final gutter makes (tests/test_pdf.py compares
+    them). Links, anchors and bookmarks are read again from the moved boxes."""
+    from weasyprint.document import Page
+
+    final = margins_for(config, len(document.pages))
+    delta = final.gutter - laid_out.gutter
+    if delta:
+        dx = delta * 96  # CSS pixels
+        for n, page in enumerate(document.pages):
+            box = page._page_box
+            # A right-hand page has its gutter on the left: a wider one moves the block right.
+            shift = dx if box.page_type.side == "right" else -dx
+            box.margin_left, box.margin_right = box.margin_left + shift, box.margin_right - shift
+            for child in box.children:
+                child.translate(shift, 0)
+                _move_backgrounds(child, shift)
+            document.pages[n] = Page(box)
+    return final
+
+
+def _move_backgrounds(box, dx: float) -> None:
+    """`Box.translate` leaves the backgrounds where the layout put them: their painting and
+    positioning areas and clip boxes are page coordinates, worked out at the end of the layout."""
+
+    def moved(area):
+        return area if isinstance(area, str) else (area[0] + dx, *area[1:])
+
+    background = getattr(box, "background", None)
+    if background is not None:
+        box.background = background._replace(layers=[
+            layer._replace(painting_area=moved(layer.painting_area), positioning_area=moved(layer.positioning_area),
+                           clipped_boxes=[moved(clip) for clip in layer.clipped_boxes])
+            for layer in background.layers])
+    for child in getattr(box, "all_children", tuple)():
+        _move_backgrounds(child, dx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +323,8 @@ def speed_up_pydyf() -> None:
 
 
 def render_pdf(book: Book, *, profile: str | None = None,
-               glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None) -> PdfEdition:
+               glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None,
+               laid_out_with: Margins | None = None) -> PdfEdition:
     """Lay out and write the PDF, and read from the layout where each page begins.
 
     `glyph_check` gives `fonts.missing_glyphs(book)` once the PDF is written: the build runs that
@@ -299,22 +356,15 @@ def render_pdf(book: Book, *, profile: str | None = None,
         if book.config.css:  # a catalogue's stylesheet additions, last
             stylesheets.append(weasyprint.CSS(string=book.config.css, base_url=str(STYLES_DIR) + "/",
                                               url_fetcher=fetcher, font_config=fonts))
-        pages_guess = max(1, book.words // WORDS_PER_PAGE) + 8
-        margins = margins_for(book.config, pages_guess)
-        document = None
-        for attempt in range(2):
-            if attempt:
-                gc.collect()  # the first layout's pages, before the second's
-            html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed), base_url=BOOK_URL,
-                                   url_fetcher=fetcher)
-            # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
-            document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
-                                   presentational_hints=True)
-            actual = margins_for(book.config, len(document.pages))
-            if actual == margins:
-                break
-            margins = actual
-        assert document is not None
+        # Laid out once, with the narrowest gutter, and then moved to the page count's own
+        # (`laid_out_with`: another gutter to lay out with, for the tests that compare the two).
+        margins = laid_out_with or margins_for(book.config, 1)
+        html = weasyprint.HTML(string=print_html(book, margins=margins, bleed=bleed), base_url=BOOK_URL,
+                               url_fetcher=fetcher)
+        # Presentational hints: an <ol start="3"> counts from 3, as in every browser.
+        document = html.render(stylesheets=stylesheets, font_config=fonts, pdf_tags=True,
+                               presentational_hints=True)
+        shift_to_gutter(document, book.config, laid_out=margins)
         gc.collect()  # the layout's own garbage, which must not be frozen with its pages
         gc.freeze()
         trim = book.config.trim

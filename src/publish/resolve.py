@@ -171,15 +171,20 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _put_text_after(parent: etree._Element, node: etree._Element | None, text: str | None) -> None:
+    """Add `text` to `parent` just after its child `node` (None: at the start, before any child)."""
+    if not text:
+        return
+    if node is None:
+        parent.text = (parent.text or "") + text
+    else:
+        node.tail = (node.tail or "") + text
+
+
 def _drop(element: etree._Element) -> None:
     """Remove an element but keep the text that follows it."""
     parent = element.getparent()
-    if element.tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
+    _put_text_after(parent, element.getprevious(), element.tail)
     parent.remove(element)
 
 
@@ -187,21 +192,11 @@ def _unwrap(element: etree._Element) -> None:
     """Replace an element by its content (text and children)."""
     parent = element.getparent()
     index = parent.index(element)
-    previous = element.getprevious()
-    text = (element.text or "")
-    if previous is not None:
-        previous.tail = (previous.tail or "") + text
-    else:
-        parent.text = (parent.text or "") + text
+    _put_text_after(parent, element.getprevious(), element.text)
     children = list(element)
     for offset, child in enumerate(children):
         parent.insert(index + offset, child)
-    last = children[-1] if children else (parent[index - 1] if index > 0 else None)
-    if element.tail:
-        if last is not None:
-            last.tail = (last.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
+    _put_text_after(parent, children[-1] if children else element.getprevious(), element.tail)
     parent.remove(element)
 
 
@@ -882,8 +877,17 @@ def _figures(root: etree._Element) -> None:
 # --- the book -------------------------------------------------------------------------------------------
 
 
+def _drop_empty_headings(root: etree._Element) -> None:
+    """A heading with nothing in it (raw `<h2><p>text</p></h2>`, which the HTML parser closes before the
+    paragraph) names no place: it would be an empty entry in the contents, which EPUBCheck refuses."""
+    for heading in list(root.iter("h3", "h4", "h5", "h6")):
+        if not _plain(heading).strip() and not any(isinstance(e.tag, str) for e in heading.iterdescendants()):
+            heading.drop_tree()  # lxml keeps its tail text
+
+
 def _finish(draft: _Draft) -> Chapter:
     assert draft.title is not None
+    _drop_empty_headings(draft.root)
     headings = tuple(Heading(_level(h), h.get("id", ""), _plain(h), _inner_html(h))
                      for h in draft.root.iter("h3", "h4", "h5", "h6") if "unlisted" not in (h.get("class") or "").split())
     notes = tuple(Note(n.number, n.id, n.ref_id, _inner_html(item).strip())
