@@ -241,6 +241,18 @@ def test_running_heads_book_title_left_chapter_title_right(book: PrintedPdf) -> 
         assert [line.text for line in page.folio] == [page.label], f"page {page.number}"
 
 
+def test_facing_pages_of_the_novel_mostly_end_on_the_same_line() -> None:
+    """Spreads of two full pages of text whose last lines do not line up (benchmarks/facing_pages.py,
+    docs/facing-pages.md): 60 of 91 with two-line orphan control, 34 of 90 without it."""
+    import sys
+
+    sys.path.insert(0, str(BOOKS["sample"].parent / "benchmarks"))
+    from facing_pages import unequal_spreads
+
+    counted, unequal, _ = unequal_spreads(printed("pride"))
+    assert counted >= 85 and unequal <= 34, (counted, unequal)
+
+
 # --- the contents and the front matter -----------------------------------------------------------
 
 

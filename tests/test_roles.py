@@ -149,7 +149,7 @@ def test_the_print_edition_places_each_role() -> None:
     # The contents lists the front matter after it with roman numbers, the parts with their chapters.
     words = contents.words()
     assert "Dedication" not in words and "Epigraph" not in words
-    assert "Foreword ix" in words and "Part One: Light" in words
+    assert "Foreword ix" in words and "A Note on the Log xi" in words and "Part One: Light" in words
     assert words.index("Part One: Light") < words.index("The Lamp") < words.index("Part Two: Dark")
 
 
@@ -241,3 +241,29 @@ def test_the_web_edition_shows_roles_and_parts(tmp_path: Path) -> None:
     (part_entry,) = page.xpath("//nav[@id='contents']//li[@class='contents-part'][1]")
     assert part_entry.xpath("a/@href") == [f"#{parts[0].get('id')}"]
     assert part_entry.xpath("ol/li/a/text()") == ["The Lamp", "The Storm"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("openings", ["any", "continuous"])
+def test_part_pages_and_display_pages_keep_their_rectos_whatever_the_openings(openings: str, tmp_path: Path) -> None:
+    import shutil
+
+    from printed import PrintedPdf
+
+    folder = tmp_path / "book"
+    shutil.copytree(ROLES_BOOK, folder)
+    with (folder / "book.yaml").open("a", encoding="utf-8") as config:
+        config.write(f"chapter-openings: {openings}\n")
+    result = build(folder, tmp_path / "out", formats=("pdf",), source_date_epoch="1700000000")
+    assert not result.diagnostics, "\n".join(map(str, result.diagnostics))
+    pdf = PrintedPdf(next(p for p in result.outputs if p.suffix == ".pdf"), result.book)
+    pages = pdf.pages()
+    for starts in ("For my father", "The sea has neither", "Part One: Light", "Part Two: Dark"):
+        (page,) = [p for p in pages if p.words().startswith(starts)]
+        assert page.recto and not page.head and not page.folio, (starts, page.label)
+        if starts.startswith("Part"):
+            # The verso after a part's page, and any before it, carries nothing: no running head either.
+            assert pages[page.index + 1].blank, (starts, pages[page.index + 1].head)
+            assert pages[page.index - 1].blank or pages[page.index - 1].text
+    assert next(p for p in pages if p.words().startswith("Introduction")).label == "1"
+    pdf.close()
