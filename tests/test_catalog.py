@@ -333,3 +333,19 @@ def test_workers_are_for_this_machine_only(tmp_path: Path, capsys: pytest.Captur
     assert "--workers is for this machine" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["build", str(book), "--workers", "0"])
+
+
+@pytest.mark.e2e
+def test_the_covers_check_reads_the_print_editions_a_book_built(tmp_path: Path) -> None:
+    """`--check`'s covers column: the print edition's interior and cover checked as `publish check`
+    checks them; a book with no print edition has nothing to check (shown as "–")."""
+    printed = write_book(tmp_path / "printed", config="title: Printed\npdf-profile: print\n")
+    out = tmp_path / "out"
+    result = build(printed, out, formats=("pdf",), source_date_epoch=EPOCH)
+    found: list = []
+    assert catalog_build._check_covers(result.book, out, found) == Validation("covers", 0, 0) and found == []
+    (out / "printed-cover.pdf").unlink()
+    assert catalog_build._check_covers(result.book, out, found) == Validation("covers", 1, 0)
+    assert [d.code for d in found] == ["print-missing"]
+    plain = write_book(tmp_path / "plain", config="title: Plain\n")
+    assert catalog_build._check_covers(build(plain, tmp_path / "out2", formats=("pdf",)).book, tmp_path / "out2", []) is None
