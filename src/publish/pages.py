@@ -68,7 +68,7 @@ def _alnum(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
 
 
-def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[tuple[str | None, str, bool]]:
+def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[tuple[str | None, str, bool]]:  # noqa: ANN001
     """(block key, text, in a table header) for every line fragment of the page's flow, in reading order."""
     name = type(box).__name__
     if name in {"MarginBox", "FootnoteAreaBox"}:
@@ -87,7 +87,7 @@ def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[t
         yield from _text_boxes(child, key, header)
 
 
-def page_starts(document, *, front: frozenset[str] = frozenset()) -> tuple[PageStart | None, ...]:
+def page_starts(document, *, front: frozenset[str] = frozenset()) -> tuple[PageStart | None, ...]:  # noqa: ANN001 - a laid-out weasyprint.Document
     """Where each page of a laid-out document begins: the block and offset of its first line of
     text (the label left empty: `numbered` gives it), None for a page with no text of the book's
     own (front matter, the chapters in `front`; a blank page). A run of chapters laid out on its
@@ -130,7 +130,7 @@ def numbered(starts: tuple[PageStart | None, ...], *, source: str) -> PageMap:
     return PageMap(source, first, tuple(reversed(resolved)))
 
 
-def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:
+def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:  # noqa: ANN001 - a laid-out weasyprint.Document
     """Read where each page of the text starts from the laid-out print edition.
 
     Pages before the first chapter of the text are front matter (numbered in roman, not listed),

@@ -29,7 +29,6 @@ from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
 from .print_math import draw_math, undrawable
-from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -175,7 +174,7 @@ def print_source(book: Book) -> Callable[..., str]:
     text = [_inline_notes(dataclasses.replace(c, html=tag_blocks(c)))
             for c, m in zip(book.chapters, matter, strict=True) if m != "front"]
     # What the contents page lists: what follows it (a dedication and an epigraph come before it).
-    contents = [e for e in book.contents(1) if not (e.matter == "front" and role_named(e.role or "chapter").display)]
+    contents = [e for e in book.contents(1) if not e.before_contents]
 
     def html(*, margins: Margins, bleed: Bleed | None, run: object = None) -> str:
         # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
@@ -204,7 +203,7 @@ class _Collect(logging.Handler):
 BOOK_URL = "file:///publish-book/"
 
 
-def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
     from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
     root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
@@ -216,7 +215,7 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):
 
 
 def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead_links: list[str] | None = None,
-                 then: Callable[[object, object], None] | None = None):
+                 then: Callable[[object, object], None] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do (none with `first_text_page` None: a run's, whose binder labels
     the book). WeasyPrint writes no /PageLabels of its own. With `whole_fonts`, fonts embedded
@@ -225,7 +224,7 @@ def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead
     finishes the PDF further, before its streams are compressed."""
     import pydyf
 
-    def finish(document, pdf) -> None:
+    def finish(document, pdf) -> None:  # noqa: ANN001
         if first_text_page is not None:
             numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
             numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
@@ -243,7 +242,7 @@ def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead
     return finish
 
 
-def _inert_local_links(pdf) -> list[str]:
+def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
     """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
     parse stage left as it was) against the base address, and writes `file:///…/02-two.md`: a
     link to nowhere for a reader, and once the author's own path. Whatever `file:` link reaches
@@ -269,7 +268,7 @@ def _inert_local_links(pdf) -> list[str]:
     return found
 
 
-def _untag_whole_fonts(pdf) -> None:
+def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
     """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
     the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
     for obj in pdf.objects:
@@ -313,7 +312,7 @@ def _compress_streams_once() -> None:
     pydyf.Stream.data = property(data)
 
 
-def _compress_ahead(pdf) -> None:
+def _compress_ahead(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
     """Compress every stream before pydyf writes the file, on every core: zlib lets go of the
     interpreter while it works, and `_compress_streams_once` keeps what it made. The novel's
     streams take 0.5 s on one core."""
