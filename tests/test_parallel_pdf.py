@@ -30,7 +30,8 @@ from publish.pdf import PdfEdition, render_pdf
 
 @pytest.fixture(autouse=True)
 def small_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test books are short: laid out in runs all the same."""
+    """The parallel path taken; and the test books are short: laid out in runs all the same."""
+    monkeypatch.setenv(pdf_runs.SWITCH, "1")
     monkeypatch.setenv("PUBLISH_RUN_WORDS", "1")
 
 
@@ -197,9 +198,9 @@ def test_a_short_book_is_one_layout(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(pdf_runs.plan(roles, 4, words=200) or ()) == 1 + text // 200 < 1 + 4  # the front, and the text's runs
 
 
-def test_the_parallel_path_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_parallel_path_is_taken_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pdf_runs.enabled()
-    monkeypatch.setenv(pdf_runs.SWITCH, "0")
+    monkeypatch.delenv(pdf_runs.SWITCH)
     assert not pdf_runs.enabled()
 
 

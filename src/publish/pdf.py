@@ -449,7 +449,8 @@ def render_pdf(book: Book, *, profile: str | None = None,
 
     With `jobs` (else `parallel_jobs()`) above 1, a book whose chapters open on rectos is laid out
     in that many runs of chapters at once, each in a process of its own, and bound into one PDF
-    that cannot be told from one laid out in one piece (`pdf_runs`; tests/test_parallel_pdf.py).
+    that cannot be told from one laid out in one piece (`pdf_runs`; tests/test_parallel_pdf.py);
+    for now only with `$PUBLISH_PARALLEL_PDF` 1 (`pdf_runs.SWITCH` says why).
     """
     from . import pdf_runs
 

@@ -16,8 +16,8 @@ stylesheets (`print_source(book)(run=...)`, the template's `run`):
    gutter of the whole book's page count (`shift_to_gutter`), its links to every id of the book
    kept (WeasyPrint keeps only those to its own), and `bind` makes one PDF of the runs' PDFs.
 
-Only `chapter-openings: right` books of more than one chapter and 30,000 words are laid out in
-runs (`RUN_WORDS` a run at least): with `any` and `continuous` openings no break is forced
+With `PUBLISH_PARALLEL_PDF=1`, `chapter-openings: right` books of more than one chapter and
+30,000 words are laid out in runs (`RUN_WORDS` a run at least): with `any` and `continuous` openings no break is forced
 between chapters, and a shorter book is laid out sooner than a worker process starts.
 """
 
@@ -38,7 +38,9 @@ from .diagnostics import Diagnostic
 from .model import Asset, Book
 from .pages import PageStart, numbered
 
-# `PUBLISH_PARALLEL_PDF=0` lays every book out in one piece, as `PUBLISH_JOBS=1` does.
+# The parallel path is taken only when `PUBLISH_PARALLEL_PDF` is 1: its pages are the single
+# layout's (tests/test_parallel_pdf.py), but on this project's shared 2-core machines it took a
+# third more CPU and twice the memory, and the build longer (docs/performance.md).
 SWITCH = "PUBLISH_PARALLEL_PDF"
 # The fewest words a run is given (`PUBLISH_RUN_WORDS`): a worker process costs about a second of
 # start-up and binding, which the layout of fewer words than this does not pay back.
@@ -46,7 +48,7 @@ RUN_WORDS = 15_000
 
 
 def enabled() -> bool:
-    return os.environ.get(SWITCH, "") != "0"
+    return os.environ.get(SWITCH, "") == "1"
 
 
 def run_words() -> int:
