@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from publish import pdf_fonts
 from publish.fonts import hide_installed_fonts
+from publish.pdf import _untag_whole_fonts
 from publish.pdf_fonts import keep_set_text, merge_fonts
 from publish.templates import STYLES_DIR
 
@@ -291,6 +292,12 @@ def test_a_whole_font_run_without_keep_set_text_loses_the_text_of_ligatures() ->
     body = "<p>The office found affluent flat fish.</p>"
     assert "office" not in _text(_render(body, full=True))
     assert "The office found affluent flat fish." in _text(_render(body, full=True, finisher=keep_set_text))
+
+    def untagged_first(document, pdf) -> None:  # as the print profile's finisher renames the fonts first
+        _untag_whole_fonts(pdf)
+        keep_set_text(document, pdf)
+
+    assert "The office found affluent flat fish." in _text(_render(body, full=True, finisher=untagged_first))
 
 
 @pytest.mark.e2e

@@ -48,16 +48,22 @@ def keep_set_text(document, pdf) -> None:
     """Give each whole font of a run written with `full_fonts=True` the text and widths of the
     glyphs the run sets, as a subset write has them; the font's own (character map, advance
     widths) stay for the rest. `document` and `pdf` are what WeasyPrint passes a finisher (a
-    `Document`, a pydyf `PDF`); call it before `_untag_whole_fonts` renames the fonts."""
+    `Document`, a pydyf `PDF`); call it before the streams are compressed (`_compress_ahead`)."""
     import pydyf
 
     def resolve(value):
         return pdf.objects[int(value.split()[0])] if isinstance(value, bytes) and value.endswith(b" R") else value
 
-    by_name = {obj["BaseFont"]: obj for obj in pdf.objects
-               if isinstance(obj, dict) and obj.get("Type") == "/Font" and obj.get("Subtype") == "/Type0"}
+    # WeasyPrint names each font's dictionary, in the pages' font resources, by the font's hash.
+    by_hash = {}
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and not isinstance(obj, pydyf.Stream) and "Type" not in obj:
+            for key, value in obj.items():
+                target = resolve(value) if isinstance(key, str) else None
+                if isinstance(target, dict) and target.get("Subtype") == "/Type0":
+                    by_hash[key] = target
     for font in document.fonts.values():
-        dictionary = by_name.get(font.name)
+        dictionary = by_hash.get(font.hash)
         if dictionary is None or font.bitmap:
             continue
         to_unicode = resolve(dictionary["ToUnicode"])
