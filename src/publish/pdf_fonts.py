@@ -179,7 +179,7 @@ _TOKENS = re.compile(rb"""
 """, re.VERBOSE | re.DOTALL)
 _STRINGS = re.compile(rb"<([0-9A-Fa-f\s]*)>|(" + _LITERAL + rb")", re.DOTALL)
 _HEX_DIGITS = re.compile(rb"<([0-9A-Fa-f]*)>")
-_ODD_HEX = re.compile(rb"<(?:[0-9A-Fa-f]{2})*[0-9A-Fa-f]>")
+_PART_CODE = re.compile(rb"<(?:[0-9A-Fa-f]{4})*[0-9A-Fa-f]{1,3}>")  # a string that is not whole codes
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
@@ -196,9 +196,10 @@ def _literal(data: bytes) -> bytes:
 
 def _shown_in(array: bytes) -> bytes:
     """The bytes a TJ array shows: WeasyPrint's hold hex strings of whole codes, read at once."""
-    if b"(" not in array and not _ODD_HEX.search(array):
+    if b"(" not in array and not _PART_CODE.search(array):
         return bytes.fromhex(b"".join(_HEX_DIGITS.findall(array)).decode())
-    return b"".join(_literal(literal) if literal else _hex(digits) for digits, literal in _STRINGS.findall(array))
+    strings = (_literal(literal) if literal else _hex(digits) for digits, literal in _STRINGS.findall(array))
+    return b"".join(string[:len(string) & ~1] for string in strings)  # each string whole codes, or none
 
 
 def _hex(data: bytes) -> bytes:
