@@ -168,7 +168,18 @@ def _cover_job(config: BookConfig) -> bytes:
 JOBS: dict[str, Callable[..., Any]] = {"parse": _parse_job, "html": render_html, "glyphs": _glyphs_job,
                                        "cover": _cover_job}
 # What a worker imports while its first job is on its way.
-WARM_UP = {"text": ("publish.parse", "publish.html", "publish.fonts"), "cover": ("weasyprint", "publish.cover")}
+WARM_UP = {"text": ("publish.parse", "publish.html", "publish.fonts"), "cover": ("weasyprint", "publish.cover"),
+           "pdf": ("weasyprint", "publish.pdf", "publish.pdf_runs")}
+
+
+def _job(name: str) -> Callable[..., Any]:
+    """A job by its name in `JOBS`, or as "module:function" (the PDF's runs: publish.pdf_runs)."""
+    if name in JOBS:
+        return JOBS[name]
+    import importlib
+
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _serve(kind: str) -> None:
@@ -205,7 +216,7 @@ def _serve(kind: str) -> None:
         name, args = job
         warm.join()
         try:
-            outcome: tuple[str, Any] = ("ok", JOBS[name](*args))
+            outcome: tuple[str, Any] = ("ok", _job(name)(*args))
         except BuildFailed as failure:  # an exception's own pickling would lose its diagnostics
             outcome = ("failed", failure.diagnostics)
         except Exception:  # noqa: BLE001 - carried to the parent, which reports it as a bug
