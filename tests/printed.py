@@ -114,7 +114,7 @@ class PrintedPdf:
         """(title, level, 0-based page) for every bookmark, in order."""
         found: list[tuple[str, int, int]] = []
 
-        def walk(items: list, level: int) -> None:
+        def walk(items: list, level: int) -> None:  # noqa: ANN001
             for item in items:
                 if isinstance(item, list):
                     walk(item, level + 1)

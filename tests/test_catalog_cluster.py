@@ -131,7 +131,7 @@ def test_the_corpus_catalogue_on_this_machines_workers(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a distributed.LocalCluster
     """Two workers, one book at a time each, started here as a cluster is started on other
     machines; they cache into a folder of their own."""
     import logging
@@ -149,7 +149,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield started
 
 
-def test_a_catalogue_on_a_local_cluster_of_two_workers(tmp_path: Path, cluster) -> None:
+def test_a_catalogue_on_a_local_cluster_of_two_workers(tmp_path: Path, cluster) -> None:  # noqa: ANN001
     books = _generated(tmp_path / "books", long_chapters=3)
     books["missing"] = tmp_path / "books" / "no-such-book"  # named in the catalogue, but not there
     before = {name: snapshot(folder) for name, folder in books.items()}
@@ -174,7 +174,7 @@ def test_a_catalogue_on_a_local_cluster_of_two_workers(tmp_path: Path, cluster) 
     assert snapshot(tmp_path / "out") == out_before
 
 
-def test_a_worker_killed_in_the_middle_of_a_book_leaves_no_good_book_unbuilt(tmp_path: Path, cluster) -> None:
+def test_a_worker_killed_in_the_middle_of_a_book_leaves_no_good_book_unbuilt(tmp_path: Path, cluster) -> None:  # noqa: ANN001
     from distributed import Client
 
     books = _generated(tmp_path / "books", long_chapters=12)
@@ -199,7 +199,7 @@ def test_a_worker_killed_in_the_middle_of_a_book_leaves_no_good_book_unbuilt(tmp
     assert "6 built, 1 failed; 1 failing" in stderr
 
 
-def _kill_the_worker_building(client, prefix: str, *, after: float, deadline: float) -> bool:
+def _kill_the_worker_building(client, prefix: str, *, after: float, deadline: float) -> bool:  # noqa: ANN001
     """SIGKILL the worker process that has been building the task named `prefix…` for `after`
     seconds: the book is then half made, in the middle of its layout."""
     seen: dict[str, float] = {}

@@ -16,7 +16,7 @@ from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.urls import FatalURLFetchingError
 
 from publish.cover import HEIGHT, WIDTH, cover_html, layout_cover, render_cover
-from publish.cover import styles_fetcher as StylesFetcher
+from publish.cover import styles_fetcher as StylesFetcher  # noqa: N812 - the name these tests grew up with
 from publish.diagnostics import BuildFailed
 from publish.manuscript import load_manuscript
 from publish.model import Book

@@ -129,7 +129,7 @@ def test_a_kdp_case_laminate_has_its_own_wrap_geometry() -> None:
 def test_the_spine_carries_text_only_from_the_services_least_page_count(service: str, thinnest: int) -> None:
     # On thick paper, so that the page count alone decides (48 pages of IngramSpark's white make
     # a spine too thin for text between its folds anyway).
-    def shape(pages: int):
+    def shape(pages: int):  # noqa: ANN202
         return geometry(SERVICES[service], binding="paperback", paper="white", pages=pages, trim_width=6,
                         trim_height=9, caliper="0.006")
 
@@ -250,7 +250,7 @@ author-bio: Ada Marsh has kept lighthouses in Maine and Brittany.
 
 
 @pytest.fixture(scope="module")
-def keeper(tmp_path_factory: pytest.TempPathFactory):
+def keeper(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a Book
     root = tmp_path_factory.mktemp("keeper") / "book"
     root.mkdir()
     (root / "book.yaml").write_text(BOOK, encoding="utf-8")
@@ -258,7 +258,7 @@ def keeper(tmp_path_factory: pytest.TempPathFactory):
     return parse(root)
 
 
-def _cover(book, *, service: str, paper: str, binding: str = "paperback", pages: int):
+def _cover(book, *, service: str, paper: str, binding: str = "paperback", pages: int):  # noqa: ANN001, ANN202
     config = dataclasses.replace(book.config, print_service=service, paper=paper, binding=binding)
     return render_wrap(dataclasses.replace(book, config=config), pages=pages)
 
@@ -273,7 +273,7 @@ MATRIX = [(service, paper, pages) for service in ("kdp", "ingram", "lulu") for p
 
 
 @pytest.mark.parametrize(("service", "paper", "pages"), MATRIX)
-def test_the_cover_pdfs_boxes_follow_the_published_formulas(keeper, service: str, paper: str, pages: int) -> None:
+def test_the_cover_pdfs_boxes_follow_the_published_formulas(keeper, service: str, paper: str, pages: int) -> None:  # noqa: ANN001
     made = _cover(keeper, service=service, paper=paper, pages=pages)
     spine = SPINES[service, paper, pages]
     width, height = 0.125 + 6 + spine + 6 + 0.125, 0.125 + 9 + 0.125
@@ -287,7 +287,7 @@ def test_the_cover_pdfs_boxes_follow_the_published_formulas(keeper, service: str
     assert check_wrap(made.data, made.shape, isbn="9780306406157", file=Path("c.pdf")) == []
 
 
-def test_the_spine_text_sits_between_the_folds_and_reads_top_to_bottom(keeper) -> None:
+def test_the_spine_text_sits_between_the_folds_and_reads_top_to_bottom(keeper) -> None:  # noqa: ANN001
     made = _cover(keeper, service="kdp", paper="cream", pages=416)
     room = made.shape.spine_safe
     assert room is not None
@@ -299,14 +299,14 @@ def test_the_spine_text_sits_between_the_folds_and_reads_top_to_bottom(keeper) -
     assert tops == sorted(tops)  # each letter lower than the one before: top to bottom
 
 
-def test_a_thin_book_has_a_plain_spine(keeper) -> None:
+def test_a_thin_book_has_a_plain_spine(keeper) -> None:  # noqa: ANN001
     made = _cover(keeper, service="kdp", paper="white", pages=60)
     assert made.shape.spine_safe is None
     assert not [g for g in glyphs(made.data) if made.shape.spine_box.overlaps(g.box)]
     assert [d.code for d in made.diagnostics] == ["cover-spine-blank"]
 
 
-def test_a_french_spine_reads_bottom_to_top(keeper) -> None:
+def test_a_french_spine_reads_bottom_to_top(keeper) -> None:  # noqa: ANN001
     book = dataclasses.replace(keeper, config=dataclasses.replace(keeper.config, lang="fr"))
     made = _cover(book, service="kdp", paper="cream", pages=416)
     on_spine = [g for g in glyphs(made.data) if made.shape.spine_box.overlaps(g.box)]
@@ -325,7 +325,7 @@ def test_a_right_to_left_book_has_its_front_on_the_left(tmp_path: Path) -> None:
     assert made.shape.barcode.x > made.shape.spine_box.right  # the back, and its barcode, on the right
 
 
-def test_the_barcode_decodes_to_the_isbn(keeper, tmp_path: Path) -> None:
+def test_the_barcode_decodes_to_the_isbn(keeper, tmp_path: Path) -> None:  # noqa: ANN001
     """Read back with a real decoder (zbarimg, Debian's zbar-tools), from the cover rendered at 600 dpi."""
     zbarimg = shutil.which("zbarimg")
     assert zbarimg, "zbarimg is missing: `make setup-dev` installs zbar-tools"
@@ -344,7 +344,7 @@ def test_the_barcode_decodes_to_the_isbn(keeper, tmp_path: Path) -> None:
         assert out.stdout.split() == [parse_isbn(isbn)[0].ean]  # type: ignore[union-attr]
 
 
-def test_without_an_isbn_the_barcode_box_is_left_white_and_empty(keeper) -> None:
+def test_without_an_isbn_the_barcode_box_is_left_white_and_empty(keeper) -> None:  # noqa: ANN001
     import pypdfium2 as pdfium
 
     made = render_wrap(dataclasses.replace(keeper, config=dataclasses.replace(keeper.config, isbn=None)), pages=200)
@@ -356,7 +356,7 @@ def test_without_an_isbn_the_barcode_box_is_left_white_and_empty(keeper) -> None
     assert check_wrap(made.data, made.shape, isbn=None, file=Path("c.pdf")) == []
 
 
-def test_the_generated_front_is_vector_type_and_only_shipped_fonts(keeper) -> None:
+def test_the_generated_front_is_vector_type_and_only_shipped_fonts(keeper) -> None:  # noqa: ANN001
     made = _cover(keeper, service="kdp", paper="white", pages=200)
     assert placed_images(made.data) == []  # no raster: type and rules, drawn at any resolution
     front = "".join(g.char for g in glyphs(made.data) if made.shape.front.contains(g.box))
@@ -367,7 +367,7 @@ def test_the_generated_front_is_vector_type_and_only_shipped_fonts(keeper) -> No
     assert names and all(n.startswith("Gentium-Book-Plus") for n in names), names
 
 
-def test_a_long_description_is_set_smaller_until_it_fits(keeper) -> None:
+def test_a_long_description_is_set_smaller_until_it_fits(keeper) -> None:  # noqa: ANN001
     long = keeper.config.description + "\n\n" + " ".join(["The sea came in and went out again."] * 40)
     book = dataclasses.replace(keeper, config=dataclasses.replace(keeper.config, description=long))
     made = _cover(book, service="kdp", paper="white", pages=200)
@@ -376,7 +376,7 @@ def test_a_long_description_is_set_smaller_until_it_fits(keeper) -> None:
     assert _back_letter_height(made) < 0.93 * _back_letter_height(short)
 
 
-def test_a_description_that_cannot_fit_is_a_warning_in_the_build_and_an_error_in_check(keeper) -> None:
+def test_a_description_that_cannot_fit_is_a_warning_in_the_build_and_an_error_in_check(keeper) -> None:  # noqa: ANN001
     long = " ".join(["The sea came in and went out again, and the light turned all night."] * 200)
     book = dataclasses.replace(keeper, config=dataclasses.replace(keeper.config, description=long))
     made = _cover(book, service="kdp", paper="white", pages=200)
@@ -386,27 +386,27 @@ def test_a_description_that_cannot_fit_is_a_warning_in_the_build_and_an_error_in
     assert found.code == "cover-safe-zone" and found.severity is Severity.ERROR
 
 
-def _back_letter_height(made) -> float:
+def _back_letter_height(made) -> float:  # noqa: ANN001
     """The median height of the back cover's lower-case x-height letters: the type's size."""
     heights = sorted(g.box.height for g in glyphs(made.data) if g.char in "aceomnrsuvwxz"
                      and made.shape.back_safe.contains(g.box) and not made.shape.barcode.overlaps(g.box))
     return heights[len(heights) // 2]
 
 
-def test_a_cover_for_another_page_count_is_caught(keeper) -> None:
+def test_a_cover_for_another_page_count_is_caught(keeper) -> None:  # noqa: ANN001
     made = _cover(keeper, service="kdp", paper="cream", pages=300)
     interior_grew = geometry(SERVICES["kdp"], binding="paperback", paper="cream", pages=320, trim_width=6, trim_height=9)
     codes = {d.code for d in check_wrap(made.data, interior_grew, isbn="9780306406157", file=Path("c.pdf"))}
     assert {"cover-size", "cover-spine", "cover-trimbox"} <= codes
 
 
-def test_a_wrong_isbn_on_a_cover_is_caught(keeper) -> None:
+def test_a_wrong_isbn_on_a_cover_is_caught(keeper) -> None:  # noqa: ANN001
     made = _cover(keeper, service="kdp", paper="cream", pages=300)
     found = check_wrap(made.data, made.shape, isbn="978-0-306-40615-8", file=Path("c.pdf"))
     assert {d.code for d in found} == {"cover-isbn", "cover-barcode"}
 
 
-def test_a_low_resolution_cover_image_is_named_with_its_size(make_book) -> None:
+def test_a_low_resolution_cover_image_is_named_with_its_size(make_book) -> None:  # noqa: ANN001
     image = io.BytesIO()
     Image.new("RGB", (900, 1400), (40, 70, 110)).save(image, format="JPEG")
     root = make_book(config="title: Blue\ncover-image: images/front.jpg\nisbn: 978-0-306-40615-7\n",
@@ -420,7 +420,7 @@ def test_a_low_resolution_cover_image_is_named_with_its_size(make_book) -> None:
         "cover-image-resolution"}
 
 
-def test_the_author_photo_must_be_inside_the_book_folder(make_book) -> None:
+def test_the_author_photo_must_be_inside_the_book_folder(make_book) -> None:  # noqa: ANN001
     from publish.diagnostics import BuildFailed
 
     root = make_book(config="title: Blue\nauthor-photo: ../me.png\n", files={"../me.png": png()})

@@ -136,7 +136,7 @@ def test_one_edition_alone(keeper: tuple[Path, Path], tmp_path: Path, capsys: py
     assert not (tmp_path / "none").exists()
 
 
-def test_edition_needs_editions(make_book, tmp_path: Path) -> None:
+def test_edition_needs_editions(make_book, tmp_path: Path) -> None:  # noqa: ANN001
     root = make_book()
     with pytest.raises(BuildFailed, match="the book names no editions"):
         build(root, tmp_path / "out", edition="paperback", source_date_epoch=EPOCH)
@@ -154,7 +154,7 @@ def test_a_failing_edition_writes_nothing(keeper: tuple[Path, Path], tmp_path: P
     assert not (tmp_path / "out").exists()
 
 
-def test_without_editions_there_is_no_cover_unless_for_print(make_book, tmp_path: Path) -> None:
+def test_without_editions_there_is_no_cover_unless_for_print(make_book, tmp_path: Path) -> None:  # noqa: ANN001
     root = make_book(config="title: A Small Book\nisbn: 978-0-306-40615-7\n")
     default = build(root, tmp_path / "default", source_date_epoch=EPOCH)
     assert {p.name for p in default.outputs} == {"a-small-book.epub", "a-small-book.pdf", "a-small-book"}

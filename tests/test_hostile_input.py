@@ -188,7 +188,7 @@ def _profiled(text: str) -> tuple[int, int]:
     from publish.parse import chapter_html
     calls = index_calls = 0
 
-    def profile(frame, event, arg) -> None:
+    def profile(frame, event, arg) -> None:  # noqa: ANN001
         nonlocal calls, index_calls
         if event in {"call", "c_call"}:
             calls += 1
@@ -365,7 +365,7 @@ def test_a_slow_web_image_meets_a_deadline_for_the_whole_download(capsys: pytest
     from publish import remote
 
     class Trickle(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.end_headers()

@@ -310,7 +310,7 @@ def test_math_in_titles_headings_tables_and_notes(rays: Book) -> None:
     assert "<math" not in second.html and "$5 and $10" in second.html
 
 
-def test_the_epub_marks_documents_with_math_and_carries_the_math_face(rays: Book, small_cover) -> None:
+def test_the_epub_marks_documents_with_math_and_carries_the_math_face(rays: Book, small_cover) -> None:  # noqa: ANN001
     epub = Epub(render_epub(rays, cover=small_cover))
     with_math = epub.opf_xpath("//opf:item[contains(concat(' ', @properties, ' '), ' mathml ')]/@href")
     assert with_math == [rays.chapters[0].file_name]  # not the chapter without, nor the nav (plain labels)
@@ -324,7 +324,7 @@ def test_the_epub_marks_documents_with_math_and_carries_the_math_face(rays: Book
     assert "Die α-Strahlen" in labels
 
 
-def test_a_book_without_math_carries_no_math_face(make_book: MakeBook, small_cover) -> None:
+def test_a_book_without_math_carries_no_math_face(make_book: MakeBook, small_cover) -> None:  # noqa: ANN001
     epub = Epub(render_epub(parse(make_book({"01-a.md": "# A\n\nIt costs $5 and $10.\n"})), cover=small_cover))
     assert not [n for n in epub.zip.namelist() if "STIX" in n]
     assert not epub.opf_xpath("//opf:item[contains(@properties, 'mathml')]")
@@ -355,7 +355,7 @@ def test_print_draws_every_formula_and_keeps_their_text_for_bookmarks_and_runnin
     assert "\\beta" not in " ".join(printed.texts)
 
 
-def _boxes(pixels, width: int, height: int) -> list[tuple[int, int, int, int]]:
+def _boxes(pixels, width: int, height: int) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
     """The ink box (x0, x1, top, bottom) of each run of inked columns, left to right."""
     columns = [x for x in range(width) if any(pixels[x, y] < 128 for y in range(height))]
     runs, start = [], columns[0]

@@ -20,7 +20,7 @@ BOOKS = ("sample", "features", "pride", "roles")
 
 
 class Epub:
-    def __init__(self, path) -> None:
+    def __init__(self, path) -> None:  # noqa: ANN001
         with zipfile.ZipFile(path) as z:
             self.files = {name: z.read(name) for name in z.namelist()}
 

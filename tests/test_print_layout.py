@@ -436,7 +436,7 @@ def page_height(pdf: PrintedPdf) -> float:
     return float(pdf.reader.pages[0].trimbox.height)
 
 
-def _text_block(pdf: PrintedPdf, page) -> tuple[float, float]:
+def _text_block(pdf: PrintedPdf, page) -> tuple[float, float]:  # noqa: ANN001
     width = float(pdf.reader.pages[page.index].trimbox.width)
     inside, outside = pdf.margins.gutter * POINTS, pdf.margins.outside * POINTS
     return (inside, width - outside) if page.recto else (outside, width - inside)

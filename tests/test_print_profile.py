@@ -124,13 +124,13 @@ def test_the_print_profile_keeps_the_layout(kdp: Path, tmp_path: Path) -> None:
             assert [x for xy in here for x in xy] == pytest.approx([x for xy in there for x in xy], abs=0.5)
 
 
-def trim_corner(page: pdfplumber.page.Page, raw) -> tuple[float, float]:
+def trim_corner(page: pdfplumber.page.Page, raw) -> tuple[float, float]:  # noqa: ANN001 - a pypdf page
     """Where the trim box's top-left corner is in pdfplumber's coordinates: x as in the PDF, y
     measured down from the top of the media box, which pdfplumber places at the box's bottom y."""
     return float(raw.trimbox.left), page.bbox[1] + float(raw.mediabox.top) - float(raw.trimbox.top)
 
 
-def on_the_trim(page: pdfplumber.page.Page, raw) -> list[tuple[float, float]]:
+def on_the_trim(page: pdfplumber.page.Page, raw) -> list[tuple[float, float]]:  # noqa: ANN001
     """Where each glyph is, measured from the trim box's corner."""
     left, top = trim_corner(page, raw)
     return [(c["x0"] - left, c["top"] - top) for c in page.chars]

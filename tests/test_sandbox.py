@@ -133,7 +133,7 @@ def test_a_whole_build_makes_no_network_request(tmp_path: Path, no_network: list
 class _Images(http.server.BaseHTTPRequestHandler):
     requests: list[str] = []
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
         type(self).requests.append(self.path)
         body, kind = (PNG, "image/png") if self.path.endswith(".png") else (b"<html>a page</html>", "text/html")
         self.send_response(200)

@@ -283,13 +283,13 @@ def test_table_like_junk_never_raises(lines: list[str]) -> None:
 # --- How tables look in every edition (real builds, real validators) -----------------------
 
 @pytest.fixture(scope="module")
-def printed_tables():
+def printed_tables():  # noqa: ANN201 - printed.PrintedPdf
     from printed import printed
 
     return printed("tables")
 
 
-def _text_block_of(pdf, page) -> tuple[float, float]:
+def _text_block_of(pdf, page) -> tuple[float, float]:  # noqa: ANN001
     from printed import POINTS
 
     width = float(pdf.reader.pages[page.index].trimbox.width)
@@ -297,13 +297,13 @@ def _text_block_of(pdf, page) -> tuple[float, float]:
     return (inside, width - outside) if page.recto else (outside, width - inside)
 
 
-def _table_pages(pdf) -> list:
+def _table_pages(pdf) -> list:  # noqa: ANN001
     first = min(pdf.chapter_openings().values())
     return [pdf.page(i) for i in range(first, len(pdf))]
 
 
 @pytest.mark.e2e
-def test_no_table_runs_past_the_text_block(printed_tables) -> None:
+def test_no_table_runs_past_the_text_block(printed_tables) -> None:  # noqa: ANN001
     pages = _table_pages(printed_tables)
     wide = [p for p in pages if "Crash" in p.words() + " ".join(line.text for line in p.notes)]
     assert wide, "the wide table is missing from the print edition"
@@ -314,7 +314,7 @@ def test_no_table_runs_past_the_text_block(printed_tables) -> None:
 
 
 @pytest.mark.e2e
-def test_a_long_table_repeats_its_head_on_every_page_it_crosses(printed_tables) -> None:
+def test_a_long_table_repeats_its_head_on_every_page_it_crosses(printed_tables) -> None:  # noqa: ANN001
     crossed = []
     for page in _table_pages(printed_tables):
         texts = [line.text for line in page.text]
@@ -326,7 +326,7 @@ def test_a_long_table_repeats_its_head_on_every_page_it_crosses(printed_tables) 
 
 
 @pytest.mark.e2e
-def test_a_caption_shares_its_page_with_the_head_of_its_table(printed_tables) -> None:
+def test_a_caption_shares_its_page_with_the_head_of_its_table(printed_tables) -> None:  # noqa: ANN001
     captions = {"Tempos a drummer meets.": "Tempo", "A grid table with lists in cells.": "Fruit",
                 "The household accounts for June.": "Date", "Two charts from the film.": "Piece"}
     seen = {}

@@ -255,7 +255,7 @@ def test_the_web_editions_folder_is_never_missing_while_it_is_replaced(make_book
     for name in ("rename", "replace"):
         real = getattr(os, name)
 
-        def checked(a: str | Path, b: str | Path, *args: object, real=real, **kwargs: object) -> None:
+        def checked(a: str | Path, b: str | Path, *args: object, real=real, **kwargs: object) -> None:  # noqa: ANN001
             real(a, b, *args, **kwargs)
             seen.append(f"{Path(a).name} -> {Path(b).name}")
             assert (out / "kept" / "index.html").is_file(), f"no web edition after {seen[-1]}"

@@ -171,7 +171,7 @@ def build_book(job: BookJob, out_dir: Path) -> BookOutcome:
     except BuildFailed as failure:
         return BookOutcome(job.shown, "failed", time.perf_counter() - started,
                            diagnostics=_seen_from_worker(failure.diagnostics, job), worker=worker)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a bug in publish: this book's outcome, not the run's end
         return BookOutcome(job.shown, "error", time.perf_counter() - started, worker=worker, diagnostics=(
             error("internal", f"{type(exc).__name__}: {exc}", file=job.shown,
                   hint="a bug in publish, not in the book; the traceback: " + " | ".join(
@@ -235,7 +235,7 @@ def _page_count(pdf: Path | None) -> int | None:
 
     try:
         return len(PdfReader(pdf).pages)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a count for the table; the PDF itself was checked by the build
         return None
 
 
@@ -393,7 +393,7 @@ def run(jobs: Sequence[BookJob], client: Client, *, on_done: Callable[[BookOutco
     for i, future in enumerate([client.submit(locate, job, key=key, pure=False) for job, key in zip(jobs, keys)]):
         try:
             located.append(future.result())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the worker could not run it (publish missing there?)
             located.append(Located(None, diagnostics=(_worker_failure(exc, jobs[i]),)))
     collisions = _collisions(jobs, located)
 
@@ -415,7 +415,7 @@ def run(jobs: Sequence[BookJob], client: Client, *, on_done: Callable[[BookOutco
         retried = _retried(client, future.key)
         try:
             outcome = future.result()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, or a worker that cannot run publish
             outcome = BookOutcome(jobs[i].shown, "lost" if isinstance(exc, KilledWorker) else "error",
                                   diagnostics=(_worker_failure(exc, jobs[i]),))
         if retried:
@@ -438,13 +438,13 @@ def _worker_failure(exc: BaseException, job: BookJob) -> Diagnostic:
 
 def _retried(client: Client, key: str) -> int:
     """How often the scheduler gave this task to another worker because its worker died."""
-    def suspicious(dask_scheduler: Any, key: str = key) -> int:
+    def suspicious(dask_scheduler: Any, key: str = key) -> int:  # noqa: ANN401 - the scheduler, pickled by value
         task = dask_scheduler.tasks.get(key)
         return int(getattr(task, "suspicious", 0) or 0)
 
     try:
         return int(client.run_on_scheduler(suspicious))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a scheduler of another version: the count is only shown
         return 0
 
 

@@ -61,7 +61,7 @@ def _checks(outcome: BookOutcome, tool: str) -> str:
 class CatalogueProgress:
     """The lines and the bar while the books are built."""
 
-    def __init__(self, console, *, verbosity: int, show) -> None:
+    def __init__(self, console, *, verbosity: int, show) -> None:  # noqa: ANN001 - a rich Console, cli._show
         self.console = console
         self.verbosity = verbosity
         self.show = show
@@ -128,7 +128,7 @@ def table(outcomes: Sequence[BookOutcome], *, checked: bool, quiet: bool) -> Tab
     return grid
 
 
-def build_catalogue(args: argparse.Namespace, *, console, show) -> int:
+def build_catalogue(args: argparse.Namespace, *, console, show) -> int:  # noqa: ANN001 - cli's console and _show
     from .cli import EXIT_BOOK, EXIT_OK, EXIT_TOOL, EXIT_USAGE
 
     verbosity = 0 if args.quiet else 2 if args.verbose else 1
@@ -170,7 +170,7 @@ def build_catalogue(args: argparse.Namespace, *, console, show) -> int:
                     codes=(EXIT_OK, EXIT_BOOK, EXIT_TOOL), seconds=time.perf_counter() - started)
 
 
-def _summary(outcomes: Sequence[BookOutcome], *, console, strict: bool, quiet: bool,
+def _summary(outcomes: Sequence[BookOutcome], *, console, strict: bool, quiet: bool,  # noqa: ANN001
              codes: tuple[int, int, int], seconds: float | None = None) -> int:
     ok, failing, tool = codes
     states = {state: sum(o.state == state for o in outcomes) for state in ("built", "unchanged", "failed", "error", "lost")}

@@ -218,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def _count_of(what: str):
+def _count_of(what: str):  # noqa: ANN202 - an argparse type
     def count(value: str) -> int:
         if not value.isdigit() or int(value) < 1:
             raise argparse.ArgumentTypeError(f"{value!r} is not a number of {what} (1 or more)")
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; outputs already in place were left untouched", file=sys.stderr)
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
         print(f"publish: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in publish, not in your book. Run with PUBLISH_DEBUG=1 for details.", file=sys.stderr)
         if os.environ.get("PUBLISH_DEBUG"):

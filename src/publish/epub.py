@@ -29,7 +29,6 @@ from .fonts import MEDIA_TYPES, edition_fonts, has_math
 from .html import EXTRA_CSS
 from .model import Book, Chapter, Entry
 from .pages import PART, TITLE, PageMap, mark_pages
-from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 FOLDER = "EPUB"
@@ -137,7 +136,7 @@ def _documents(book: Book, cover: Cover, pages: PageMap | None) -> tuple[list[_D
         toc.append(NavEntry("notice.xhtml", config.spoiler.heading))
     # The contents lists the front matter too, in its reading order (a dedication comes before the notice).
     entries = book.contents(NAV_DEPTH)
-    shown_first = [e for e in entries if e.matter == "front" and role_named(e.role or "chapter").display]
+    shown_first = [e for e in entries if e.before_contents]
     toc[:0] = [_nav_entry(book, e) for e in shown_first]
     toc += [_nav_entry(book, e) for e in entries if e not in shown_first]
     toc.append(NavEntry("copyright.xhtml", "Copyright"))

@@ -60,7 +60,7 @@ class FontFace:
         return MEDIA_TYPES[Path(self.file).suffix.lower()]
 
 
-def _url(tokens: list) -> str | None:
+def _url(tokens: list) -> str | None:  # noqa: ANN001 - tinycss2 nodes
     for token in tokens:
         if token.type == "url":
             return token.value

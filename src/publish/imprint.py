@@ -12,11 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton
 
 from .isbn import parse_isbn
+
+if TYPE_CHECKING:  # the model imports what imports this module
+    from .model import Book
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +78,9 @@ def date_in_words(iso: str, lang: str) -> str:
     return format_date(day, format="long", locale=locale)
 
 
-def imprint(book: object, colophon: str = "") -> Imprint:
-    """What the copyright page of `book` (a model.Book) says."""
-    config = book.config  # type: ignore[attr-defined]
+def imprint(book: Book, colophon: str = "") -> Imprint:
+    """What the copyright page of `book` says."""
+    config = book.config
     isbns: list[IsbnLine] = []
     if config.editions:
         isbns = [IsbnLine(e.isbn.hyphenated, e.label) for e in config.editions if e.isbn]
@@ -84,7 +88,7 @@ def imprint(book: object, colophon: str = "") -> Imprint:
         own = config.isbn
         if own is None:
             # An identifier written as an ISBN (urn:isbn:…, or the number itself); never a UUID.
-            own = next((found for text in (config.identifier, getattr(book, "identifier", None)) if text
+            own = next((found for text in (config.identifier, book.identifier) if text
                         for found in [parse_isbn(text)[0]] if found is not None), None)
         if own is not None:
             isbns = [IsbnLine(own.hyphenated, "")]

@@ -60,5 +60,5 @@ def _check_digit(digits: str) -> str | None:
     if len(digits) == 13 and digits[:12].isdigit():
         return _isbn.ean.calc_check_digit(digits[:12])
     if len(digits) == 10 and digits[:9].isdigit():
-        return _isbn._calc_isbn10_check_digit(digits[:9])
+        return _isbn._calc_isbn10_check_digit(digits[:9])  # noqa: SLF001 - stdnum's own, not re-implemented here
     return None

@@ -21,7 +21,7 @@ def _script(text: str, table: dict[int, str], mark: str) -> str:
     return f"{mark}{text}" if len(text) == 1 else f"{mark}({text})"
 
 
-def _linear(node) -> str:
+def _linear(node) -> str:  # noqa: ANN001 - an lxml or xml.etree element
     """A MathML element as plain text: "x²", "a/b", "√2", for contents, bookmarks and running heads."""
     tag = node.tag.rsplit("}", 1)[-1] if isinstance(node.tag, str) else ""
     parts = [_linear(child) for child in node]
@@ -44,9 +44,9 @@ def _linear(node) -> str:
     return (node.text or "") + "".join(parts) if tag in {"mi", "mn", "mo", "mtext", "ms"} else "".join(parts)
 
 
-def plain_text(element) -> str:
+def plain_text(element) -> str:  # noqa: ANN001 - an lxml element
     """An element's text, with its formulas as plain text ("x²" rather than "x2")."""
-    def walk(node) -> Iterator[str]:
+    def walk(node) -> Iterator[str]:  # noqa: ANN001
         if isinstance(node.tag, str) and node.tag.rsplit("}", 1)[-1] == "math":
             yield _linear(node)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import BookConfig
 from .diagnostics import Diagnostic
-from .roles import CHAPTER, ROLES, Role
+from .roles import CHAPTER, ROLES, Role, role_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,13 @@ class Entry:
     children: tuple[Entry, ...] = ()
     role: str = ""  # a chapter's role name, "" for a chapter
     matter: str = ""  # a chapter's: "front", "body" or "back"
+
+    @property
+    def before_contents(self) -> bool:
+        """A front-matter display page (a dedication, an epigraph): it stands before the contents
+        page, which does not list it."""
+        role = role_named(self.role or "chapter")
+        return self.matter == "front" and role is not None and role.display
 
 
 def _sections(chapter: Chapter, depth: int) -> tuple[Entry, ...]:

@@ -68,7 +68,7 @@ def _alnum(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
 
 
-def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[tuple[str | None, str, bool]]:
+def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[tuple[str | None, str, bool]]:  # noqa: ANN001
     """(block key, text, in a table header) for every line fragment of the page's flow, in reading order."""
     name = type(box).__name__
     if name in {"MarginBox", "FootnoteAreaBox"}:
@@ -87,7 +87,7 @@ def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[t
         yield from _text_boxes(child, key, header)
 
 
-def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:
+def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:  # noqa: ANN001 - a laid-out weasyprint.Document
     """Read where each page of the text starts from the laid-out print edition.
 
     Pages before the first chapter of the text are front matter (numbered in roman, not listed),

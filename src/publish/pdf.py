@@ -29,7 +29,6 @@ from .fonts import hide_installed_fonts, missing_glyphs
 from .model import Asset, Book, Chapter
 from .pages import PageMap, page_map, tag_blocks
 from .print_math import draw_math, undrawable
-from .roles import role_named
 from .templates import COLOPHON, STYLES_DIR, render
 
 STYLESHEETS = ("fonts.css", "book.css", "print.css")
@@ -171,7 +170,7 @@ def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
     text = [_inline_notes(dataclasses.replace(c, html=tag_blocks(c)))
             for c, m in zip(book.chapters, matter, strict=True) if m != "front"]
     # What the contents page lists: what follows it (a dedication and an epigraph come before it).
-    contents = [e for e in book.contents(1) if not (e.matter == "front" and role_named(e.role or "chapter").display)]
+    contents = [e for e in book.contents(1) if not e.before_contents]
     return render("print.html", book=book, front=front, chapters=text, contents=contents, page_css=page_css,
                   colophon=COLOPHON, version=__version__,
                   modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -193,7 +192,7 @@ class _Collect(logging.Handler):
 BOOK_URL = "file:///publish-book/"
 
 
-def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):
+def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 - a sandbox.SandboxFetcher
     from .sandbox import SandboxFetcher  # imports WeasyPrint: only when a PDF is wanted
 
     root, alias = book_root.resolve(), Path(BOOK_URL.removeprefix("file://"))
@@ -204,7 +203,7 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):
+def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
     "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
     `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). No link
@@ -212,7 +211,7 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links:
     `dead_links`."""
     import pydyf
 
-    def finish(document, pdf) -> None:
+    def finish(document, pdf) -> None:  # noqa: ANN001
         numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
         numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
         pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
@@ -227,7 +226,7 @@ def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links:
     return finish
 
 
-def _inert_local_links(pdf) -> list[str]:
+def _inert_local_links(pdf) -> list[str]:  # noqa: ANN001 - a pydyf.PDF
     """WeasyPrint resolves a link it cannot follow inside the document (a chapter's file name the
     parse stage left as it was) against the base address, and writes `file:///…/02-two.md`: a
     link to nowhere for a reader, and once the author's own path. Whatever `file:` link reaches
@@ -253,7 +252,7 @@ def _inert_local_links(pdf) -> list[str]:
     return found
 
 
-def _untag_whole_fonts(pdf) -> None:
+def _untag_whole_fonts(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
     """WeasyPrint names every font "ABCDEF+Name", the PDF's mark of a subset, even when it embeds
     the whole font; preflight checks (and pdffonts) then report subsets. Drop the mark."""
     for obj in pdf.objects:
@@ -297,7 +296,7 @@ def _compress_streams_once() -> None:
     pydyf.Stream.data = property(data)
 
 
-def _compress_ahead(pdf) -> None:
+def _compress_ahead(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
     """Compress every stream before pydyf writes the file, on every core: zlib lets go of the
     interpreter while it works, and `_compress_streams_once` keeps what it made. The novel's
     streams take 0.5 s on one core."""

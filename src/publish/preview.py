@@ -83,7 +83,7 @@ class Rebuilder:
             files = render_html(book, live_reload=self._generation)
         except BuildFailed as failure:
             return self._failed(failure.diagnostics, started, converted, changed)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the preview: it is shown like any error
             if os.environ.get("PUBLISH_DEBUG"):
                 traceback.print_exc()
             self._chapters.clear()  # whatever state led here is not trusted for the next build
@@ -153,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "publish-preview"
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         # DNS rebinding: a web page whose name is made to point at 127.0.0.1 would read the book
         # in progress; its requests carry its own name in `Host`, so only this server's own is served.
         if (self.headers.get("Host") or "").lower() not in self.server.hosts():
@@ -211,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the page was closed or reloaded
 
-    def log_message(self, format: str, *args: object) -> None:
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
         self.server.log(format % args)
 
 
@@ -293,7 +293,7 @@ class PreviewServer:
             missing = False
             try:
                 missing = self._watch_once()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - see above
                 self._watching.set()
                 self._report(error("watch", f"could not watch '{self.book_dir}' for changes: {exc}",
                                    file=self.book_dir, hint="the preview tries again in a second"))
@@ -322,7 +322,7 @@ class PreviewServer:
         self._hub.publish(site)
         try:
             self.on_build(site)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - printing a report must not stop the watcher
             print(f"publish preview: could not report build {site.generation}: {exc}", file=sys.stderr)
 
     def _report(self, problem: Diagnostic) -> None:

@@ -51,7 +51,7 @@ def x_height_ratio() -> float:
     """How much to scale the math face so that its x-height is the book face's."""
     from fontTools.ttLib import TTFont
 
-    def x_height(path) -> float:
+    def x_height(path) -> float:  # noqa: ANN001
         with TTFont(path, lazy=True) as font:
             return font["OS/2"].sxHeight / font["head"].unitsPerEm
 
@@ -76,7 +76,7 @@ def draw(mathml: str) -> Drawing:
 def _drawing(math: etree._Element) -> Drawing | None:
     try:
         return draw(etree.tostring(math, encoding="unicode", method="xml", with_tail=False))
-    except Exception:
+    except Exception:  # noqa: BLE001 - ziamath's own errors, for MathML it cannot lay out
         return None  # reported by `undrawable`
 
 

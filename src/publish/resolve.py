@@ -882,7 +882,7 @@ def _drop_empty_headings(root: etree._Element) -> None:
     paragraph) names no place: it would be an empty entry in the contents, which EPUBCheck refuses."""
     for heading in list(root.iter("h3", "h4", "h5", "h6")):
         if not _plain(heading).strip() and not any(isinstance(e.tag, str) for e in heading.iterdescendants()):
-            heading.drop_tree()  # lxml keeps its tail text
+            _drop(heading)
 
 
 def _finish(draft: _Draft) -> Chapter:

@@ -6,12 +6,16 @@ import copy
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from lxml import etree
 from markupsafe import Markup
 
 from .imprint import imprint
+
+if TYPE_CHECKING:
+    from .model import Book, Entry
 
 # The look of the book lives beside the code, in the repository's styles/ folder; a house style
 # elsewhere can be chosen with PUBLISH_STYLES.
@@ -98,11 +102,11 @@ def lead_with(html: str, lead: str) -> Markup:
     return _markup(wrapper)
 
 
-def without_untitled_opening(entries: tuple, book: object) -> tuple:
+def without_untitled_opening(entries: tuple[Entry, ...], book: Book) -> tuple[Entry, ...]:
     """The contents without the line of an untitled opening (a book's first chapter, which the
     author wrote no heading for, stands under the book's own title): its sections stay, in its place."""
-    chapters = getattr(book, "chapters", ())
-    if not chapters or chapters[0].titled or getattr(chapters[0], "role_name", ""):
+    chapters = book.chapters
+    if not chapters or chapters[0].titled or chapters[0].role_name:
         return tuple(entries)
     opening = chapters[0].id
     return tuple(kept for e in entries for kept in (e.children if e.id == opening and e.kind == "chapter" else (e,)))

@@ -59,7 +59,7 @@ def serve(warm_up: tuple[str, ...] = ()) -> None:
             outcome: tuple[str, Any] = ("ok", getattr(importlib.import_module(module), function)(*args))
         except BuildFailed as failure:  # an exception's own pickling would lose its diagnostics
             outcome = ("failed", failure.diagnostics)
-        except Exception:
+        except Exception:  # noqa: BLE001 - carried to the parent, which reports it as a bug
             outcome = ("error", traceback.format_exc())
         pickle.dump(outcome, results, protocol=pickle.HIGHEST_PROTOCOL)
         results.flush()

@@ -86,10 +86,10 @@ def _front_text(book: Book, width_in: float, styles_dir: Path) -> dict[str, _Blo
     if not (colon and head.strip() and tail.strip()):
         head, tail = config.title, ""
     fonts = styles_dir / "fonts"
-    blocks = {"head": cover._fit(head, cover._HEAD, fonts),
-              "tail": cover._fit(tail, cover._TAIL, fonts) if tail else None,
-              "subtitle": cover._fit(config.subtitle, cover._SUBTITLE, fonts) if config.subtitle else None,
-              "authors": cover._fit(cover._names(config.authors), cover._AUTHORS, fonts) if config.authors else None}
+    blocks = {"head": cover._fit(head, cover._HEAD, fonts),  # noqa: SLF001 - the EPUB cover's own measure
+              "tail": cover._fit(tail, cover._TAIL, fonts) if tail else None,  # noqa: SLF001
+              "subtitle": cover._fit(config.subtitle, cover._SUBTITLE, fonts) if config.subtitle else None,  # noqa: SLF001
+              "authors": cover._fit(cover._names(config.authors), cover._AUTHORS, fonts) if config.authors else None}  # noqa: SLF001
     return {k: None if b is None else _Block(round(b.size * scale, 2), b.lines) for k, b in blocks.items()}
 
 
@@ -111,7 +111,7 @@ def _palette(book: Book) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _face(name: str, size: float):
+def _face(name: str, size: float):  # noqa: ANN202 - a PIL font
     from PIL import ImageFont
 
     return ImageFont.truetype(str(STYLES_DIR / "fonts" / name), max(1, round(size * 10)),
@@ -287,7 +287,7 @@ class _Sheet:
     whole: Box
 
 
-def _boxes_finisher(shape: Geometry):
+def _boxes_finisher(shape: Geometry):  # noqa: ANN202 - a WeasyPrint finisher
     """MediaBox and BleedBox: the whole sheet, from the origin; TrimBox: where the printer cuts.
     WeasyPrint's own bleed would put the MediaBox's origin off the page, which some preflights
     refuse; the sheet is laid out whole instead and its boxes set here."""
@@ -298,7 +298,7 @@ def _boxes_finisher(shape: Geometry):
     trim_box = [round(trim.x * 72, 3), round((shape.height - trim.bottom) * 72, 3), round(trim.right * 72, 3),
                 round((shape.height - trim.y) * 72, 3)]
 
-    def finish(document, pdf) -> None:
+    def finish(document, pdf) -> None:  # noqa: ANN001
         for number in pdf.pages["Kids"][::3]:
             page = pdf.objects[number]
             page["MediaBox"] = pydyf.Array(media)
@@ -311,7 +311,7 @@ def _boxes_finisher(shape: Geometry):
 
 
 @functools.lru_cache(maxsize=2)
-def _stylesheets(styles_dir: Path):
+def _stylesheets(styles_dir: Path):  # noqa: ANN202 - (FontConfiguration, [CSS])
     """The shipped fonts alone, and the cover's stylesheets, parsed once a process: a book of
     several print editions makes several covers."""
     import weasyprint

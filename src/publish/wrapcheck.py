@@ -99,7 +99,7 @@ def fonts_not_embedded(data: bytes) -> list[str]:
     missing: list[str] = []
     seen: set[int] = set()
 
-    def visit(resources) -> None:
+    def visit(resources) -> None:  # noqa: ANN001
         if resources is None:
             return
         resources = resources.get_object()

@@ -40,7 +40,7 @@ class StrictAttributes(AttrListTreeprocessor):
 
 
 class AttributesExtension(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         # Python-Markdown's own priority for attr_list: after inline patterns, before the rest.
         md.treeprocessors.register(StrictAttributes(md), "attr_list", 8)
         md.registerExtension(self)

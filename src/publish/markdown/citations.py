@@ -111,12 +111,12 @@ class CitationProcessor(InlineProcessor):
         super().__init__(_START, md)
         self.examples = examples  # the (@label)s of the chapter, filled in by the preprocessor
 
-    def handleMatch(self, m: re.Match[str], data: str):
+    def handleMatch(self, m: re.Match[str], data: str):  # noqa: ANN201 - Python-Markdown's signature
         if m.group(0) == "[":
             return self._bracketed(m.start(), data)
         return self._textual(m.start(), data)
 
-    def _bracketed(self, start: int, data: str):
+    def _bracketed(self, start: int, data: str):  # noqa: ANN202
         end = _closing(data, start)
         if end is None or data[end + 1:end + 2] == "(":
             return None, None, None
@@ -125,7 +125,7 @@ class CitationProcessor(InlineProcessor):
             return None, None, None
         return _element(items), start, end + 1
 
-    def _textual(self, start: int, data: str):
+    def _textual(self, start: int, data: str):  # noqa: ANN202
         match = KEY.match(data, start)
         if match is None or _key(match) in self.examples:
             return None, None, None
@@ -179,11 +179,11 @@ class _ExampleLabels(Preprocessor):
 
 
 class CitationExtension(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         examples: set[str] = set()
         md.preprocessors.register(_ExampleLabels(md, examples), "citation-examples", 5)
         md.inlinePatterns.register(CitationProcessor(md, examples), "citation", 85)
 
 
-def makeExtension(**kwargs: object) -> CitationExtension:
+def makeExtension(**kwargs: object) -> CitationExtension:  # noqa: N802 - Python-Markdown's entry point
     return CitationExtension(**kwargs)

@@ -265,7 +265,7 @@ class _SuperFences(SuperFencesCodeExtension):
 
 
 class CodeExtension(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         fences = _SuperFences(custom_fences=[
             {"name": "*", "class": "", "format": format_block, "validator": accept_options}])
         md.registerExtensions([fences], {})
@@ -276,5 +276,5 @@ class CodeExtension(Extension):
         md.treeprocessors.register(InlineCodeTreeprocessor(md), "inline_code", 7)
 
 
-def makeExtension(**kwargs: object) -> CodeExtension:
+def makeExtension(**kwargs: object) -> CodeExtension:  # noqa: N802 - Python-Markdown's name
     return CodeExtension(**kwargs)

@@ -82,7 +82,7 @@ PASSES = {"inline": 20, "smarty": 6}
 class LinearInlineExtension(Extension):
     """Loaded after every other extension, so that it replaces each inline pass they registered."""
 
-    def extendMarkdown(self, md) -> None:
+    def extendMarkdown(self, md) -> None:  # noqa: N802, ANN001 - Python-Markdown's API
         for name, priority in PASSES.items():
             if name in md.treeprocessors:
                 replaced = md.treeprocessors[name]

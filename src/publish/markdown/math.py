@@ -399,7 +399,7 @@ class _MathPattern(InlineProcessor):
         self.single_backslash = single_backslash
         self.macros = macros
 
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[ET.Element | None, int | None, int | None]:
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[ET.Element | None, int | None, int | None]:  # noqa: N802
         start = m.start()
         if any(t.start() < start < t.end() for t in _TAGS.finditer(data)):
             return None, None, None
@@ -453,7 +453,7 @@ class MathExtension(Extension):
         self.config = {"single_backslash": [False, "also read \\(…\\) and \\[…\\] (Pandoc's tex_math_single_backslash)"]}
         super().__init__(**kwargs)
 
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
         self.macros: list[str] = []
         macros = self.macros
         md.registerExtension(self)  # for reset(), once per chapter
@@ -471,13 +471,13 @@ class MathExtension(Extension):
         self.macros.clear()
 
 
-def makeExtension(**kwargs: object) -> MathExtension:
+def makeExtension(**kwargs: object) -> MathExtension:  # noqa: N802 - Python-Markdown's entry point
     return MathExtension(**kwargs)
 
 
 # -- after parsing --------------------------------------------------------------------------------
 
-def formula_problems(root, source_text: str, shown: Path) -> list[Diagnostic]:
+def formula_problems(root, source_text: str, shown: Path) -> list[Diagnostic]:  # noqa: ANN001 - an lxml element
     """A warning, with its line, for each formula of the chapter that could not be read."""
     found = []
     after = 0

@@ -25,7 +25,7 @@ STRICT_HTML_RE = (
 
 
 class RawHtmlExtension(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         # The same name and priority as Python-Markdown's own pattern, which this one replaces.
         md.inlinePatterns.register(HtmlInlineProcessor(STRICT_HTML_RE, md), "html", 90)
         md.registerExtension(self)

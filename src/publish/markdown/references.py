@@ -42,11 +42,11 @@ class PandocReferenceProcessor(ReferenceProcessor):
 
 
 class ReferenceDefinitionsExtension(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802
         # In the place of Python-Markdown's own (same name, same priority: after footnote
         # definitions, 17, so `[^1]: a note` stays a note).
         md.parser.blockprocessors.register(PandocReferenceProcessor(md.parser), "reference", 15)
 
 
-def makeExtension(**kwargs: object) -> ReferenceDefinitionsExtension:
+def makeExtension(**kwargs: object) -> ReferenceDefinitionsExtension:  # noqa: N802 - Python-Markdown's entry point
     return ReferenceDefinitionsExtension(**kwargs)
