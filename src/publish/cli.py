@@ -266,8 +266,8 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
-                       help="comma-separated validators to leave out: epubcheck, ace, covers (the print "
-                            "editions' interiors and covers, which lays out every print edition)")
+                       help="comma-separated validators to leave out: epubcheck, ace, covers (the PDFs: "
+                            "fonts embedded; each print edition's interior and cover as its service checks them)")
     check.add_argument("--store", type=_stores, default=None, metavar="STORES",
                        help="comma-separated stores whose rules to check: kdp, apple, kobo, google (default: all), or none")
 
