@@ -148,7 +148,7 @@ def test_new_book_and_sample_book_pass_the_real_validators(new: Path, tmp_path: 
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "check", str(new), "--strict")
     assert code == EXIT_OK, out
-    assert "check (lint, epubcheck, ace, stores): 0 errors, 0 warnings" in out
+    assert "check (lint, epubcheck, ace, stores, covers): 0 errors, 0 warnings" in out
     shutil.copytree(REPO / "manuscript", tmp_path / "sample")
     code, out = run(capsys, "check", str(tmp_path / "sample"), "--strict")
     assert code == EXIT_OK, out
