@@ -87,21 +87,18 @@ def _text_boxes(box, key: str | None = None, header: bool = False) -> Iterator[t
         yield from _text_boxes(child, key, header)
 
 
-def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:  # noqa: ANN001 - a laid-out weasyprint.Document
-    """Read where each page of the text starts from the laid-out print edition.
-
-    Pages before the first chapter of the text are front matter (numbered in roman, not listed),
-    the chapters in `front` (their ids) among them; the text's pages are numbered from 1, as the
-    print stylesheet numbers them.
-    """
+def page_starts(document, *, front: frozenset[str] = frozenset()) -> tuple[PageStart | None, ...]:  # noqa: ANN001 - a laid-out weasyprint.Document
+    """Where each page of a laid-out document begins: the block and offset of its first line of
+    text (the label left empty: `numbered` gives it), None for a page with no text of the book's
+    own (front matter, the chapters in `front`; a blank page). A run of chapters laid out on its
+    own gives its pages' starts, as no block crosses from one run into the next."""
     flows = [list(_text_boxes(page._page_box)) for page in document.pages]
     if front:
         flows = [[(None if key is None or key.rsplit(" ", 1)[0] in front else key, text, header)
                   for key, text, header in flow] for flow in flows]
-    first = next((n for n, flow in enumerate(flows) if any(key for key, _, _ in flow)), len(flows))
     seen: dict[str, int] = {}
     starts: list[PageStart | None] = []
-    for number, flow in enumerate(flows[first:], start=1):
+    for flow in flows:
         start = None
         earlier = set(seen)  # blocks begun on an earlier page
         for key, text, header in flow:
@@ -109,19 +106,38 @@ def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> P
                 continue  # a table's header repeated on a later page is not in the text again
             if start is None:
                 chapter_id, block = key.rsplit(" ", 1)
-                start = PageStart(str(number), chapter_id, block, 0 if block in {TITLE, PART} else seen.get(key, 0))
+                start = PageStart("", chapter_id, block, 0 if block in {TITLE, PART} else seen.get(key, 0))
             seen[key] = seen.get(key, 0) + _alnum(text)
         starts.append(start)
+    return tuple(starts)
+
+
+def numbered(starts: tuple[PageStart | None, ...], *, source: str) -> PageMap:
+    """The page map of a whole book from its pages' starts (`page_starts`): the pages before the
+    first that starts in the text are front matter (numbered in roman, not listed); the text's
+    are numbered from 1, as the print stylesheet numbers them."""
+    first = next((n for n, start in enumerate(starts) if start is not None), len(starts))
+    text = starts[first:]
     # A blank page (left before a chapter that opens on the right) is found where the next page begins.
     resolved: list[PageStart] = []
     following: PageStart | None = None
-    for number in range(len(starts), 0, -1):
-        start = starts[number - 1]
+    for number in range(len(text), 0, -1):
+        start = text[number - 1]
         if start is not None:
             following = start
         if following is not None:
             resolved.append(PageStart(str(number), following.chapter_id, following.block, following.offset))
     return PageMap(source, first, tuple(reversed(resolved)))
+
+
+def page_map(document, *, source: str, front: frozenset[str] = frozenset()) -> PageMap:  # noqa: ANN001 - a laid-out weasyprint.Document
+    """Read where each page of the text starts from the laid-out print edition.
+
+    Pages before the first chapter of the text are front matter (numbered in roman, not listed),
+    the chapters in `front` (their ids) among them; the text's pages are numbered from 1, as the
+    print stylesheet numbers them.
+    """
+    return numbered(page_starts(document, front=front), source=source)
 
 
 def _text_slots(element: etree._Element) -> Iterator[tuple[etree._Element, str]]:

@@ -72,14 +72,15 @@ def margins_for(config: BookConfig, pages: int) -> Margins:
                    gutter=gutter, outside=round(both - gutter, 3))
 
 
-def shift_to_gutter(document, config: BookConfig, *, laid_out: Margins) -> Margins:
+def shift_to_gutter(document, config: BookConfig, *, laid_out: Margins, final: Margins | None = None) -> Margins:
     """Move every page's content sideways, from the gutter it was laid out with to the gutter for
-    the page count it came to. The text block is as wide with either (`side_margins`), so nothing
-    reflows: the pages are those a layout with the final gutter makes (tests/test_pdf.py compares
-    them). Links, anchors and bookmarks are read again from the moved boxes."""
+    the page count it came to (`final`: the whole book's margins, when `document` is one run of
+    it). The text block is as wide with either (`side_margins`), so nothing reflows: the pages are
+    those a layout with the final gutter makes (tests/test_pdf.py compares them). Links, anchors
+    and bookmarks are read again from the moved boxes."""
     from weasyprint.document import Page
 
-    final = margins_for(config, len(document.pages))
+    final = final or margins_for(config, len(document.pages))
     delta = final.gutter - laid_out.gutter
     if delta:
         dx = delta * 96  # CSS pixels
@@ -160,10 +161,13 @@ def _inline_notes(chapter: Chapter) -> Chapter:
 
 
 def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
+    return print_source(book)(margins=margins, bleed=bleed)
+
+
+def print_source(book: Book) -> Callable[..., str]:
+    """The print edition's HTML, made ready once: `print_source(book)(margins=, bleed=, run=)` is
+    the whole book's HTML, or with a `pdf_runs.Run` one run's (the chapters prepared once for all)."""
     book = draw_math(book)  # WeasyPrint lays out no MathML
-    # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
-    page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
-                             direction=book.config.direction, font_size=book.config.font_size))
     matter = book.matter
     # The front matter is not tagged for the page map: its pages are numbered in roman, not listed.
     front = [_inline_notes(c) for c, m in zip(book.chapters, matter, strict=True) if m == "front"]
@@ -171,9 +175,16 @@ def print_html(book: Book, *, margins: Margins, bleed: Bleed | None) -> str:
             for c, m in zip(book.chapters, matter, strict=True) if m != "front"]
     # What the contents page lists: what follows it (a dedication and an epigraph come before it).
     contents = [e for e in book.contents(1) if not e.before_contents]
-    return render("print.html", book=book, front=front, chapters=text, contents=contents, page_css=page_css,
-                  colophon=COLOPHON, version=__version__,
-                  modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def html(*, margins: Margins, bleed: Bleed | None, run: object = None) -> str:
+        # Our own stylesheet, made from numbers and keywords: markup-safe, not to be HTML-escaped.
+        page_css = Markup(render("print-page.css", trim=book.config.trim, margins=margins, bleed=bleed,
+                                 direction=book.config.direction, font_size=book.config.font_size, run=run))
+        return render("print.html", book=book, front=front, chapters=text, contents=contents, page_css=page_css,
+                      colophon=COLOPHON, version=__version__, run=run,
+                      modified=book.modified.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    return html
 
 
 class _Collect(logging.Handler):
@@ -203,23 +214,28 @@ def _fetcher(book_root: Path, *, assets: Iterable[Asset] = ()):  # noqa: ANN202 
     return SandboxFetcher(root, STYLES_DIR, served=elsewhere, aliases={alias: root})
 
 
-def _page_labels(first_text_page: int, *, whole_fonts: bool = False, dead_links: list[str] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
+def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead_links: list[str] | None = None,
+                 then: Callable[[object, object], None] | None = None):  # noqa: ANN202 - a WeasyPrint finisher
     """Roman numerals for the front matter and arabic from the text's first page, so viewers show
-    "iii" and "1" as the folios do. WeasyPrint writes no /PageLabels of its own. With
-    `whole_fonts`, fonts embedded whole are named as such (see `_untag_whole_fonts`). No link
-    leads into the author's machine (see `_inert_local_links`): those made inert are added to
-    `dead_links`."""
+    "iii" and "1" as the folios do (none with `first_text_page` None: a run's, whose binder labels
+    the book). WeasyPrint writes no /PageLabels of its own. With `whole_fonts`, fonts embedded
+    whole are named as such (see `_untag_whole_fonts`). No link leads into the author's machine
+    (see `_inert_local_links`): those made inert are added to `dead_links`. `then(document, pdf)`
+    finishes the PDF further, before its streams are compressed."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
-        numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
-        numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
-        pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
+        if first_text_page is not None:
+            numbers = [0, pydyf.Dictionary({"S": "/r"})] if first_text_page > 0 else []
+            numbers += [first_text_page, pydyf.Dictionary({"S": "/D", "St": 1})]
+            pdf.catalog["PageLabels"] = pydyf.Dictionary({"Nums": pydyf.Array(numbers)})
         found = _inert_local_links(pdf)
         if dead_links is not None:
             dead_links.extend(found)
         if whole_fonts:
             _untag_whole_fonts(pdf)
+        if then is not None:
+            then(document, pdf)
         if _SPED_UP:
             _compress_ahead(pdf)
 
@@ -308,6 +324,65 @@ def _compress_ahead(pdf) -> None:  # noqa: ANN001 - a pydyf.PDF
             pass
 
 
+class _DesignWidths(dict):
+    """A font's glyph widths (thousandths of an em) as WeasyPrint writes them, each from the font's
+    own advance. WeasyPrint keeps for each glyph the width Pango gave it at the first size it was
+    drawn at, rounded at that size, and uses it in the PDF's font widths and in every later
+    text-positioning offset: which page of a book happened to draw a glyph first then moved
+    glyphs by a thousandth of an em (0.01 pt), and a run of chapters laid out on its own
+    (publish.pdf_runs) could not draw the pages a whole layout draws. Every glyph the drawing asks
+    about is "known" and given its design width; once the drawing is done, `_plain_widths` leaves
+    a plain dict of the glyphs used, which is all the PDF's font dictionaries read."""
+
+    def __init__(self, font) -> None:
+        super().__init__()
+        self._font = font
+        self._advances = None
+
+    def __contains__(self, glyph: object) -> bool:
+        return dict.__contains__(self, glyph) or (isinstance(glyph, int) and 0 < glyph < self._font.glyph_count)
+
+    def __missing__(self, glyph: int) -> int:
+        if self._advances is None:
+            import uharfbuzz
+
+            face = uharfbuzz.Face(uharfbuzz.Blob(self._font.file_content), self._font.index)
+            self._advances = uharfbuzz.Font(face)  # scaled in font units
+        width = self[glyph] = round(self._advances.get_glyph_h_advance(glyph) * 1000 / self._font.upem)
+        return width
+
+
+_WIDTHS_FIXED = False
+
+
+def design_widths() -> None:
+    """Glyph widths from the font (`_DesignWidths`), in WeasyPrint's drawing of every PDF. Applied
+    once per process, on the first PDF."""
+    global _WIDTHS_FIXED
+    if _WIDTHS_FIXED:
+        return
+    _WIDTHS_FIXED = True
+    import weasyprint.pdf
+    from weasyprint.pdf.fonts import Font
+
+    init = Font.__init__
+
+    def font_init(font, *args, **kwargs) -> None:
+        init(font, *args, **kwargs)
+        if not font.variations and not font.bitmap:  # a variable font's advances are its instance's
+            font.widths = _DesignWidths(font)
+
+    build_fonts = weasyprint.pdf.build_fonts_dictionary
+
+    def build_fonts_dictionary(pdf, fonts, *args, **kwargs):
+        for font in fonts.values():
+            font.widths = dict(font.widths)  # the glyphs drawn, and only those
+        return build_fonts(pdf, fonts, *args, **kwargs)
+
+    Font.__init__ = font_init
+    weasyprint.pdf.build_fonts_dictionary = build_fonts_dictionary
+
+
 _SPED_UP = False
 
 
@@ -321,24 +396,81 @@ def speed_up_pydyf() -> None:
         _SPED_UP = True
 
 
+def parallel_jobs() -> int:
+    """How many runs the print edition is laid out in: `$PUBLISH_JOBS`, else the cores this process
+    may run on (`taskset` counts: one core, one layout)."""
+    wanted = os.environ.get("PUBLISH_JOBS", "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def layout_tools(root: Path, assets: Iterable[Asset], css: str | None):
+    """What WeasyPrint lays the print edition out with: the sandboxed fetcher, the shipped fonts
+    alone, and a function that parses the stylesheets (call it once a `_Collect` listens)."""
+    import weasyprint  # slow to import: only when a PDF is wanted
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher = _fetcher(root, assets=assets)
+    with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
+        fonts = FontConfiguration()
+
+    def stylesheets() -> list:
+        sheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
+                  for name in STYLESHEETS]
+        if css:  # a catalogue's stylesheet additions, last
+            sheets.append(weasyprint.CSS(string=css, base_url=str(STYLES_DIR) + "/", url_fetcher=fetcher,
+                                         font_config=fonts))
+        return sheets
+
+    return fetcher, fonts, stylesheets
+
+
+def page_source(book: Book) -> str:
+    """How the EPUB names the print edition its pages come from: an edition's pages by its ISBN,
+    as EPUB Accessibility asks of pageBreakSource."""
+    trim = book.config.trim
+    return book.config.isbn.urn if book.config.edition and book.config.isbn else \
+        f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in"
+
+
+def pdf_identifier(book: Book) -> bytes:
+    return hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
+
+
 def render_pdf(book: Book, *, profile: str | None = None,
                glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None,
-               laid_out_with: Margins | None = None) -> PdfEdition:
+               laid_out_with: Margins | None = None, jobs: int | None = None) -> PdfEdition:
     """Lay out and write the PDF, and read from the layout where each page begins.
 
     `glyph_check` gives `fonts.missing_glyphs(book)` once the PDF is written: the build runs that
     check in another process while WeasyPrint works. Without it, the check runs here, before the
     layout (reading the fonts' tables after it added 20 MB to the peak memory).
+
+    With `jobs` (else `parallel_jobs()`) above 1, a book whose chapters open on rectos is laid out
+    in that many runs of chapters at once, each in a process of its own, and bound into one PDF
+    (`pdf_runs`); while that path is being proved, only when `$PUBLISH_PARALLEL_PDF` is 1.
     """
-    import weasyprint  # slow to import: only when a PDF is wanted
-    from weasyprint.text.fonts import FontConfiguration
+    from . import pdf_runs
+
+    profile = profile or book.config.pdf_profile
+    runs = pdf_runs.plan(book, parallel_jobs() if jobs is None else jobs) if pdf_runs.enabled() else None
+    if runs:
+        return pdf_runs.render(book, runs, profile=profile, glyph_check=glyph_check,
+                               margins=laid_out_with or margins_for(book.config, 1))
+    return _render_whole(book, profile=profile, glyph_check=glyph_check, laid_out_with=laid_out_with)
+
+
+def _render_whole(book: Book, *, profile: str, glyph_check: Callable[[], tuple[Diagnostic, ...]] | None,
+                  laid_out_with: Margins | None) -> PdfEdition:
+    """The whole book in one layout, in this process."""
+    import weasyprint
 
     speed_up_pydyf()
-    profile = profile or book.config.pdf_profile
+    design_widths()
     bleed = BLEED[book.config.print_service] if profile == "print" else None
-    fetcher = _fetcher(book.root, assets=(*book.assets, *filter(None, [book.cover])))
-    with hide_installed_fonts():  # only shipped fonts: what they lack is named by missing_glyphs
-        fonts = FontConfiguration()
+    fetcher, fonts, stylesheets_of = layout_tools(book.root, (*book.assets, *filter(None, [book.cover])),
+                                                  book.config.css)
     missing = missing_glyphs(book) if glyph_check is None else ()
     # Everything alive now outlives the PDF: out of the collector's sight, it stops postponing
     # full collections (their pace follows the number of long-lived objects; langcodes' tables
@@ -350,11 +482,7 @@ def render_pdf(book: Book, *, profile: str | None = None,
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
-        stylesheets = [weasyprint.CSS(filename=str(STYLES_DIR / name), url_fetcher=fetcher, font_config=fonts)
-                       for name in STYLESHEETS]
-        if book.config.css:  # a catalogue's stylesheet additions, last
-            stylesheets.append(weasyprint.CSS(string=book.config.css, base_url=str(STYLES_DIR) + "/",
-                                              url_fetcher=fetcher, font_config=fonts))
+        stylesheets = stylesheets_of()
         # Laid out once, with the narrowest gutter, and then moved to the page count's own
         # (`laid_out_with`: another gutter to lay out with, for the tests that compare the two).
         margins = laid_out_with or margins_for(book.config, 1)
@@ -366,15 +494,11 @@ def render_pdf(book: Book, *, profile: str | None = None,
         shift_to_gutter(document, book.config, laid_out=margins)
         gc.collect()  # the layout's own garbage, which must not be frozen with its pages
         gc.freeze()
-        trim = book.config.trim
-        # An edition's pages are named by its ISBN, as EPUB Accessibility asks of pageBreakSource.
-        source = book.config.isbn.urn if book.config.edition and book.config.isbn else \
-            f"{book.config.title}, print edition, {trim.width_in:g} × {trim.height_in:g} in"
         front = frozenset(c.id for c, m in zip(book.chapters, book.matter, strict=True) if m == "front")
-        pages = page_map(document, source=source, front=front)
-        identifier = hashlib.sha256(book.identifier.encode()).hexdigest()[:32].encode()
+        pages = page_map(document, source=page_source(book), front=front)
         dead_links: list[str] = []
-        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
+        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=pdf_identifier(book),
+                                  full_fonts=profile == "print",
                                   finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print",
                                                         dead_links=dead_links))
     finally:
@@ -382,13 +506,20 @@ def render_pdf(book: Book, *, profile: str | None = None,
         gc.unfreeze()
     if glyph_check is not None:
         missing = glyph_check()
+    return PdfEdition(data, edition_problems(book, collect.messages, dead_links, missing), pages, len(document.pages))
+
+
+def edition_problems(book: Book, messages: Iterable[str], dead_links: Iterable[str],
+                     missing: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
+    """What laying out the print edition found: the glyphs no font has, the formulas not drawn,
+    WeasyPrint's warnings (each once) and the links made inert."""
     problems = tuple(warning("pdf-layout", message, file=Path(book.root.name),
                              hint="this comes from WeasyPrint while laying out the print edition")
-                     for message in dict.fromkeys(collect.messages)
+                     for message in dict.fromkeys(messages)
                      if not (missing and message.startswith(".notdef glyph"))  # already named, with their line
                      and not message.endswith("has no required alt description"))  # so is this (image-alt)
     problems += tuple(warning("pdf-dead-link", f"the link to '{href}' leads nowhere in the print edition: it is "
                               "printed as plain text", file=Path(book.root.name),
                               hint="check the link's target: a chapter file of the book with an id in it, or a "
                                    "web address") for href in dict.fromkeys(dead_links))
-    return PdfEdition(data, missing + undrawable(book) + problems, pages, len(document.pages))
+    return missing + undrawable(book) + problems

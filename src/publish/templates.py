@@ -112,6 +112,13 @@ def without_untitled_opening(entries: tuple[Entry, ...], book: Book) -> tuple[En
     return tuple(kept for e in entries for kept in (e.children if e.id == opening and e.kind == "chapter" else (e,)))
 
 
+def css_string(text: str) -> Markup:
+    """`text` as the inside of a CSS string in a <style> element, whose text HTML never unescapes:
+    backslashes, quotes, line breaks and angle brackets escaped the CSS way, nothing the HTML way."""
+    escaped = "".join(f"\\{ord(ch):x} " if ch in '"\\<>\n\r\f' else ch for ch in text)
+    return Markup(escaped)
+
+
 @functools.lru_cache(maxsize=4)
 def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -124,6 +131,7 @@ def environment(styles_dir: Path = STYLES_DIR) -> jinja2.Environment:
     env.filters["with_epub_types"] = with_epub_types
     env.filters["lead_with"] = lead_with
     env.filters["without_untitled_opening"] = without_untitled_opening
+    env.filters["css_string"] = css_string
     env.globals["imprint"] = imprint
     return env
 
