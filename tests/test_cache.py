@@ -333,7 +333,7 @@ def test_the_chapter_store_keeps_html_under_the_text_and_the_pipeline(tmp_path: 
 
 
 # Files under styles/ that the live preview reads, and no edition.
-PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html"}
+PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html", "templates/preview-print.html"}
 # The default citation style (and its licence note), which the parse stage reads: it is keyed in the
 # book's own key (publish.citations.input_files), as a book's own .csl is.
 PARSE_ONLY = {"csl/chicago-author-date.csl", "csl/README.md"}

@@ -61,8 +61,11 @@ def serve(warm_up: tuple[str, ...] = ()) -> None:
             outcome = ("failed", failure.diagnostics)
         except Exception:  # noqa: BLE001 - carried to the parent, which reports it as a bug
             outcome = ("error", traceback.format_exc())
-        pickle.dump(outcome, results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
+        try:
+            pickle.dump(outcome, results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
+        except BrokenPipeError:  # the parent has gone (stopped, or killed): nobody is left to tell
+            return
 
 
 class Worker:
