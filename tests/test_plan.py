@@ -41,7 +41,7 @@ def test_a_clean_full_build_parses_in_a_worker_while_this_process_lays_out_the_p
 def test_without_a_pdf_the_book_is_parsed_here_and_the_cover_drawn_in_a_worker(book: Path, tmp_path: Path) -> None:
     assert planned(book, tmp_path / "cache", ("epub", "html")) == [
         "cover [cover]", "book [main]", "keys [main] <- book", "html [main] <- book, keys",
-        "epub [main] <- book, keys, cover, pdf"]
+        "epub [main] <- book, keys, cover"]
 
 
 def test_a_print_build_adds_the_wrap_after_the_interior(book: Path, tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_once_everything_is_cached_the_plan_runs_here_and_makes_nothing(book: Pa
     # No worker, and the cover only if the EPUB, which needs it, had to be made again.
     assert planned(book, cache, ("epub", "pdf", "html")) == [
         "book [main]", "cover [main, on demand]", "keys [main] <- book", "html [main] <- book, keys",
-        "pdf [main] <- book, keys, glyphs", "epub [main] <- book, keys, cover, pdf"]
+        "pdf [main] <- book, keys", "epub [main] <- book, keys, cover, pdf"]
     plan = plan_for(load_manuscript(book), Request(("epub", "pdf", "html"), source_date_epoch=EPOCH),
                     cache=Cache(cache))
     made = make(plan)
@@ -95,7 +95,7 @@ def job(name: str, *, inputs: tuple[str, ...] = (), process: str = MAIN, on_dema
 
 def run(tmp_path: Path, *jobs: Job) -> tuple[tuple[str, ...], list[str]]:
     CALLS.clear()
-    plan = Plan(jobs, None, Request(()), Cache(tmp_path), None, "", None)  # type: ignore[arg-type]
+    plan = Plan(jobs, None, Request(()), Cache(tmp_path))  # type: ignore[arg-type]
     with Workers() as workers:
         from publish.plan import Results
 
@@ -119,8 +119,7 @@ def test_a_kept_result_is_read_from_the_cache_and_not_made_again(tmp_path: Path)
 def test_a_workers_job_runs_there_and_its_result_comes_back(tmp_path: Path) -> None:
     remote = dataclasses.replace(job("far", process="elsewhere"), call="publish.cache:digest",
                                  args=lambda _: (("far", "away"), {}))
-    plan = Plan((remote, job("here", inputs=("far",), asks=("far",))), None, Request(()), Cache(tmp_path), None, "",
-                None)  # type: ignore[arg-type]
+    plan = Plan((remote, job("here", inputs=("far",), asks=("far",))), None, Request(()), Cache(tmp_path))  # type: ignore[arg-type]
     CALLS.clear()
     with Workers() as workers:
         from publish.plan import Results

@@ -234,14 +234,11 @@ class Plan:
     manuscript: Manuscript
     request: Request
     cache: Cache
-    styles: StyleInputs
-    book_key: str
-    cover_key: str | None
     looked_up: dict[str, Stored | None] = field(default_factory=dict)  # what `plan_for` read from the cache
     known: dict[str, Any] = field(default_factory=dict)  # results `plan_for` found (the cached book's keys)
 
     def describe(self) -> list[str]:
-        """One line a job, in order: what it makes, where, from what (for tests and --verbose)."""
+        """One line a job, in order: what it makes, in which process, from what (tests and docs read it)."""
         return [f"{job.name} [{job.process}{', on demand' if job.on_demand else ''}]"
                 + (f" <- {', '.join(job.inputs)}" if job.inputs else "") for job in self.jobs]
 
@@ -330,7 +327,9 @@ def plan_for(manuscript: Manuscript, request: Request, *, cache: Cache) -> Plan:
                                                 "pages": printed_pages(r)}),
                         key=lambda r: the_keys(r).epub(the_cover_key, printed_pages(r)), kept=EPUB,
                         says="render: EPUB"))
-    return Plan(tuple(jobs), manuscript, request, cache, styles, the_book_key, the_cover_key, looked_up,
+    names = {job.name for job in jobs}  # an input that this plan does not make is not one (no PDF, no glyphs)
+    jobs = [dataclasses.replace(job, inputs=tuple(i for i in job.inputs if i in names)) for job in jobs]
+    return Plan(tuple(jobs), manuscript, request, cache, looked_up,
                 {"keys": keys} if keys is not None else {})
 
 
