@@ -82,8 +82,8 @@ def pdf_seconds(book: Path, way: str) -> float:
     which would not see `no_lexers`), its markup made `way`. A book that does not build yet (see
     issue 10) gives nan."""
     from publish import parse
-    from publish.build import render_pdf
     from publish.diagnostics import BuildFailed
+    from publish.plan import render_pdf
 
     with contextlib.ExitStack() as stack:
         if way == "plain":

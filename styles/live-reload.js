@@ -1,9 +1,11 @@
 // Served by `publish preview` only: reload the page when a newer build exists, keeping the place.
 // The page carries the number of the build it shows; the server sends the newest number when the
 // stream opens and after every build, so a build finished while the page was loading is not missed.
+// The print edition's page listens to a stream of its own (data-events): it reloads when a PDF is laid out.
 (function () {
   "use strict";
   var shown = document.currentScript.getAttribute("data-generation");
+  var stream = document.currentScript.getAttribute("data-events") || "/__publish__/events";
   var key = "publish-preview-place";
 
   // The place is kept as "this section, this far down", not as a pixel offset of the whole page:
@@ -38,7 +40,7 @@
   if ("scrollRestoration" in history) history.scrollRestoration = "manual";
   restore();
 
-  var events = new EventSource("/__publish__/events");
+  var events = new EventSource(stream);
   events.onmessage = function (event) {
     if (event.data !== shown) {
       events.close();

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from publish import build as build_module
 from publish import epub, html, pdf
+from publish import keys as keys_module
 from publish.cache import Cache, ChapterStore, default_root, digest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -333,7 +333,7 @@ def test_the_chapter_store_keeps_html_under_the_text_and_the_pipeline(tmp_path: 
 
 
 # Files under styles/ that the live preview reads, and no edition.
-PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html"}
+PREVIEW_ONLY = {"live-reload.js", "templates/preview-error.html", "templates/preview-print.html"}
 # The default citation style (and its licence note), which the parse stage reads: it is keyed in the
 # book's own key (publish.citations.input_files), as a book's own .csl is.
 PARSE_ONLY = {"csl/chicago-author-date.csl", "csl/README.md"}
@@ -342,13 +342,13 @@ PARSE_ONLY = {"csl/chicago-author-date.csl", "csl/README.md"}
 def test_each_edition_is_keyed_on_the_stylesheets_and_scripts_it_reads() -> None:
     for module, edition in ((epub, "epub"), (html, "html"), (pdf, "pdf")):
         read = set(module.STYLESHEETS) | set(getattr(module, "SCRIPTS", ()))
-        assert read <= set(build_module.STYLE_INPUTS[edition]), edition
-        assert "fonts/" in build_module.STYLE_INPUTS[edition]
+        assert read <= set(keys_module.STYLE_INPUTS[edition]), edition
+        assert "fonts/" in keys_module.STYLE_INPUTS[edition]
 
 
 def test_every_file_under_styles_is_an_input_of_some_edition(tmp_path: Path) -> None:
-    styles = build_module._StyleInputs(STYLES, Cache(tmp_path), "pipeline")
-    reached = {name for edition in build_module.STYLE_INPUTS for name, _ in styles.of(edition)}
+    styles = keys_module.StyleInputs(STYLES, Cache(tmp_path), "pipeline")
+    reached = {name for edition in keys_module.STYLE_INPUTS for name, _ in styles.of(edition)}
     present = {p.relative_to(STYLES).as_posix() for p in STYLES.rglob("*") if p.is_file()}
     assert present - PREVIEW_ONLY - PARSE_ONLY <= reached
     # parts.j2 is imported by the three editions' templates: Jinja's own parser finds it.

@@ -148,7 +148,7 @@ def test_new_book_and_sample_book_pass_the_real_validators(new: Path, tmp_path: 
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "check", str(new), "--strict")
     assert code == EXIT_OK, out
-    assert "check (lint, epubcheck, ace, stores): 0 errors, 0 warnings" in out
+    assert "check (lint, epubcheck, ace, stores, covers): 0 errors, 0 warnings" in out
     shutil.copytree(REPO / "manuscript", tmp_path / "sample")
     code, out = run(capsys, "check", str(tmp_path / "sample"), "--strict")
     assert code == EXIT_OK, out
@@ -168,3 +168,57 @@ def test_a_broken_epub_fails_with_epubcheck_findings(new: Path, tmp_path: Path,
     code, out = run(capsys, "check", str(broken), "--skip", "ace")
     assert code == EXIT_BOOK
     assert "error epubcheck RSC-001" in out and "chapter-002.xhtml" in out
+
+
+# -- check runs the plan build runs: the files checked are the files shipped ---------------------
+
+
+def test_check_validates_the_very_files_build_ships(new: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import publish.check
+    import publish.plan
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    checked: dict[str, bytes] = {}
+    monkeypatch.setattr(publish.check, "run_epubcheck", lambda epub: checked.setdefault("epub", epub.read_bytes()) and [])
+    plans: list[tuple[str, ...]] = []
+    real_make = publish.plan.make
+    monkeypatch.setattr(publish.plan, "make", lambda plan, **k: plans.append(plan.request.formats) or real_make(plan, **k))
+    code, out = run(capsys, "check", str(new), "--skip", "ace", "--store", "none")
+    assert code == EXIT_OK, out
+    assert "check (lint, epubcheck, covers)" in out  # the PDF was checked too
+    assert plans == [("epub", "pdf", "html")]  # one build, of what `publish build` makes
+    assert main(["build", str(new), "-o", str(tmp_path / "out"), "-q"]) == EXIT_OK
+    assert checked["epub"] == next((tmp_path / "out").glob("*.epub")).read_bytes()
+
+
+def test_a_pdf_with_a_font_not_embedded_fails_the_check(new: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import publish.printcheck
+
+    seen: list[bytes] = []
+    monkeypatch.setattr(publish.printcheck, "fonts_not_embedded", lambda data: seen.append(data) or ["Gentium-Fake"])
+    code, out = run(capsys, "check", str(new), *LINT_ONLY)
+    assert code == EXIT_BOOK
+    assert ".pdf: error interior-font: the font Gentium-Fake is not embedded" in out
+    assert len(seen) == 1 and seen[0].startswith(b"%PDF-")
+
+
+def test_a_print_book_is_built_once_and_its_interior_and_cover_checked(new: Path, capsys: pytest.CaptureFixture[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import publish.plan
+    import publish.printcheck
+
+    with (new / "book.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("\npdf-profile: print\n")
+    plans: list[tuple[str, ...]] = []
+    real_make = publish.plan.make
+    monkeypatch.setattr(publish.plan, "make", lambda plan, **k: plans.append(plan.request.formats) or real_make(plan, **k))
+    covers: list[str] = []
+    real_wrap = publish.printcheck.check_wrap
+    monkeypatch.setattr(publish.printcheck, "check_wrap",
+                        lambda data, shape, **k: covers.append(str(k["file"])) or real_wrap(data, shape, **k))
+    code, out = run(capsys, "check", str(new), *LINT_ONLY)
+    assert "covers" in out.split("check (")[-1].split(")")[0], out
+    assert plans == [("epub", "pdf", "html")]  # not a second build for the print edition
+    assert len(covers) == 1 and covers[0].endswith("-cover.pdf")

@@ -411,7 +411,7 @@ def test_citation_keys_with_punctuation_get_ids_that_are_xml_names(tmp_path: Pat
 
 
 def test_a_changed_bibliography_rebuilds_the_book(tmp_path: Path) -> None:
-    from publish.build import _book_key
+    from publish.keys import book_key as _book_key
 
     root = _book(tmp_path, {"01.md": "# One\n\nSee [@item1].\n"})
     before = _book_key(load_manuscript(root), "p", None)

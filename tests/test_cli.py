@@ -122,9 +122,9 @@ def test_a_failed_build_leaves_the_previous_output_byte_identical(make_book: Mak
 
 # When the PDF is made, the web edition is made in a worker process, where this test cannot
 # reach it: its failure there is tested in test_parallel.py. Here it fails in a build without a PDF.
-@pytest.mark.parametrize(("renderer", "formats"), [("publish.build.render_pdf", "epub,pdf,html"),
-                                                   ("publish.build.render_epub", "epub,pdf,html"),
-                                                   ("publish.build.render_html", "epub,html")])
+@pytest.mark.parametrize(("renderer", "formats"), [("publish.plan.render_pdf", "epub,pdf,html"),
+                                                   ("publish.plan.render_epub", "epub,pdf,html"),
+                                                   ("publish.plan.render_html", "epub,html")])
 def test_a_failure_in_any_edition_writes_none_of_them(make_book: MakeBook, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, renderer: str,
                                                        formats: str) -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from publish import pdf_fonts
 from publish.fonts import hide_installed_fonts
+from publish.pdf import _untag_whole_fonts
 from publish.pdf_fonts import keep_set_text, merge_fonts
 from publish.templates import STYLES_DIR
 
@@ -292,6 +293,12 @@ def test_a_whole_font_run_without_keep_set_text_loses_the_text_of_ligatures() ->
     assert "office" not in _text(_render(body, full=True))
     assert "The office found affluent flat fish." in _text(_render(body, full=True, finisher=keep_set_text))
 
+    def untagged_first(document, pdf) -> None:  # as the print profile's finisher renames the fonts first
+        _untag_whole_fonts(pdf)
+        keep_set_text(document, pdf)
+
+    assert "The office found affluent flat fish." in _text(_render(body, full=True, finisher=untagged_first))
+
 
 @pytest.mark.e2e
 def test_the_merge_gives_the_same_bytes_every_time(books: Books) -> None:
@@ -325,3 +332,118 @@ def test_cid_sets_mark_each_glyph(found: dict[int, float]) -> None:
     bits = pdf_fonts._cid_set(found)
     marked = {i * 8 + j for i, byte in enumerate(bits) for j in range(8) if byte & (0x80 >> j)}
     assert marked == set(found)
+
+
+# --- the content stream reader --------------------------------------------------------------------
+
+def _parsed_codes(pdf: pikepdf.Pdf) -> dict[tuple[int, int], list[int]]:
+    """What pikepdf's own parser (qpdf's) reads as shown in each font: the reference."""
+    found: dict[tuple[int, int], list[int]] = {}
+
+    def walk(content, resources) -> None:
+        current = [None]
+        for operands, operator in pikepdf.parse_content_stream(content, "q Q Tf Tj TJ ' \" Do"):
+            op = str(operator)
+            if op == "q":
+                current.append(current[-1])
+            elif op == "Q" and len(current) > 1:
+                current.pop()
+            elif op == "Tf":
+                current[-1] = resources.Font.get(str(operands[0]))
+            elif op in {"Tj", "TJ", "'", '"'} and current[-1] is not None:
+                for operand in operands:
+                    for item in operand if isinstance(operand, pikepdf.Array) else [operand]:
+                        if isinstance(item, pikepdf.String):
+                            data = bytes(item)
+                            found.setdefault(current[-1].objgen, []).extend(
+                                data[i] << 8 | data[i + 1] for i in range(0, len(data) - 1, 2))
+            elif op == "Do":
+                xobject = resources.XObject[str(operands[0])]
+                if xobject.get("/Subtype") == "/Form":
+                    walk(xobject, xobject.get("/Resources", resources))
+
+    for page in pdf.pages:
+        walk(page, page.obj.Resources)
+    return {font: list(dict.fromkeys(codes)) for font, codes in found.items() if codes}
+
+
+def _read_codes(pdf: pikepdf.Pdf) -> dict[tuple[int, int], list[int]]:
+    fonts, _ = pdf_fonts._read_uses(pdf)
+    return {key: font.codes for key, font in fonts.items() if font.codes}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("which", ["bound", "single"])
+def test_the_reader_of_content_streams_reads_what_qpdf_parses(books: Books, which: str) -> None:
+    pdf = pikepdf.open(io.BytesIO(getattr(books, which)))
+    assert _read_codes(pdf) == _parsed_codes(pdf)
+
+
+def _literal(data: bytes, escape_all: bool) -> bytes:
+    body = b"".join(b"\\%03o" % byte if escape_all or byte in b"()\\\r\n" else bytes([byte]) for byte in data)
+    return b"(" + body + b")"
+
+
+_string = st.tuples(st.binary(max_size=8), st.sampled_from(["hex", "literal", "octal"]))
+_instruction = st.one_of(
+    st.just(("q",)), st.just(("Q",)), st.tuples(st.just("Tf"), st.sampled_from(["F1", "F2", "none"])),
+    st.tuples(st.just("TJ"), st.lists(st.one_of(_string, st.integers(-500, 500)), max_size=6)),
+    st.tuples(st.just("Tj"), _string),
+    st.tuples(st.just("tag"), st.text(st.sampled_from("<>[]()\\qQ /Tf0aTJ"), max_size=12)))
+
+
+def _write_string(string: tuple[bytes, str]) -> bytes:
+    data, form = string
+    return b"<" + data.hex().encode() + b">" if form == "hex" else _literal(data, form == "octal")
+
+
+@given(st.lists(_instruction, max_size=30))
+def test_the_reader_reads_any_content_as_qpdf_parses_it(instructions: list[tuple]) -> None:
+    pdf = pikepdf.new()
+    fonts = {name: pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type0))
+             for name in ("F1", "F2")}
+    lines = []
+    for instruction in instructions:
+        if instruction[0] in {"q", "Q"}:
+            lines.append(instruction[0].encode())
+        elif instruction[0] == "Tf":
+            lines.append(b"/%s 12 Tf" % instruction[1].encode())
+        elif instruction[0] == "TJ":
+            written = b""
+            for previous, item in zip([None, *instruction[1]], instruction[1], strict=False):
+                # Written as WeasyPrint writes them, strings and numbers side by side; two numbers need a space.
+                space = b" " if isinstance(item, int) and isinstance(previous, int) else b""
+                written += space + (_write_string(item) if isinstance(item, tuple) else str(item).encode())
+            lines.append(b"[" + written + b"] TJ")
+        elif instruction[0] == "Tj":
+            lines.append(_write_string(instruction[1]) + b" Tj")
+        else:  # a marked-content tag whose property list holds a string of anything
+            lines.append(b"/Span <</ActualText " + _literal(instruction[1].encode(), False) + b">> BDC EMC")
+    page = pikepdf.Page(pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Page, MediaBox=[0, 0, 100, 100], Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(
+            {f"/{name}": font for name, font in fonts.items()})),
+        Contents=pdf.make_stream(b"BT\n" + b"\n".join(lines) + b"\nET\n"))))
+    pdf.pages.append(page)
+    assert _read_codes(pdf) == _parsed_codes(pdf)
+
+
+@pytest.mark.e2e
+def test_a_font_the_runs_name_whole_gets_a_subset_tag_of_its_own(books: Books) -> None:
+    """Runs written for print lose WeasyPrint's "ABCDEF+" mark; subset, the merge marks them
+    again, with a tag made from the font's name and glyphs: the same for the same book."""
+    def untagged(run: bytes) -> bytes:
+        pdf = pikepdf.open(io.BytesIO(run))
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") in {"/Font", "/FontDescriptor"}:
+                for key in ("/BaseFont", "/FontName"):
+                    if key in obj:
+                        obj[key] = pikepdf.Name("/" + str(obj[key])[1:].split("+", 1)[-1])
+        return _save(pdf)
+
+    runs = tuple(untagged(run) for run in books.runs)
+    merged = _merged(runs, subset=True)
+    names = [row[0] for row in _pdffonts(merged)]
+    assert len(names) == len(set(names)) == 4 and all(re.match(r"[A-Z]{6}\+", n) for n in names), names
+    assert {n.split("+", 1)[1] for n in names} == {n.lstrip("/").split("+", 1)[1] for n in _fonts(books.subset)}
+    assert _merged(runs, subset=True) == merged
+    assert _fonts(merged).keys() != _fonts(books.subset).keys()  # not WeasyPrint's tags: it made those from elsewhere

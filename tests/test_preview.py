@@ -48,7 +48,7 @@ def wait_for(condition, timeout: float = 15.0) -> None:
 
 
 def test_only_the_saved_chapter_is_parsed_again(book: Path) -> None:
-    rebuilder = Rebuilder(book)
+    rebuilder = Rebuilder(book, cache_dir=book.parent / "cache")
     first = rebuilder.build()
     assert (first.failed, first.converted) == (False, 6)
     assert rebuilder.build().converted == 0
@@ -60,7 +60,7 @@ def test_only_the_saved_chapter_is_parsed_again(book: Path) -> None:
 
 
 def test_an_incremental_build_is_the_same_as_a_fresh_one(book: Path) -> None:
-    rebuilder = Rebuilder(book)
+    rebuilder = Rebuilder(book, cache_dir=book.parent / "cache")
     rebuilder.build()
     chapter = book / "01-leadership.md"
     chapter.write_text(chapter.read_text() + "\n## Fear {#fear}\n\nSee [the games](02-power-games.md).[^n]\n\n[^n]: A note.\n")
@@ -73,13 +73,13 @@ def test_an_incremental_build_is_the_same_as_a_fresh_one(book: Path) -> None:
 def test_the_published_edition_has_no_live_reload(book: Path) -> None:
     page = render_html(parse_book(load_manuscript(book)))["index.html"]
     assert b"__publish__" not in page
-    assert b"__publish__/live-reload.js" in Rebuilder(book).build().files["index.html"]
+    assert b"__publish__/live-reload.js" in Rebuilder(book, cache_dir=book.parent / "cache").build().files["index.html"]
 
 
 @pytest.fixture()
 def server(book: Path) -> Iterator[tuple[PreviewServer, list[Site]]]:
     sites: list[Site] = []
-    with PreviewServer(book, port=0, on_build=sites.append, watch_styles=False) as running:
+    with PreviewServer(book, port=0, on_build=sites.append, watch_styles=False, cache_dir=book.parent / "cache") as running:
         yield running, sites
 
 
@@ -235,18 +235,18 @@ def test_the_preview_survives_every_bad_save_and_recovers_from_each(
 def test_an_internal_error_in_a_rebuild_is_a_page_and_the_next_save_rebuilds(
         server: tuple[PreviewServer, list[Site]], book: Path, thread_errors: list,
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    import publish.preview
+    import publish.plan
 
     running, sites = server
-    real = publish.preview.render_html
-    monkeypatch.setattr(publish.preview, "render_html", lambda *a, **k: (_ for _ in ()).throw(KeyError("boom")))
+    real = publish.plan.render_html
+    monkeypatch.setattr(publish.plan, "render_html", lambda *a, **k: (_ for _ in ()).throw(KeyError("boom")))
     chapter = book / CHAPTER
     seen = len(sites)
     chapter.write_text(chapter.read_text() + "\nOne more line.\n")
     site, page = page_after_next_build(running, sites, seen)
     assert site.failed and [d.code for d in site.diagnostics] == ["internal"]
     assert b"KeyError" in page and b"a bug in publish" in page
-    monkeypatch.setattr(publish.preview, "render_html", real)
+    monkeypatch.setattr(publish.plan, "render_html", real)
     seen = len(sites)
     chapter.write_text(chapter.read_text() + "\nAnd another.\n")
     site, page = page_after_next_build(running, sites, seen)
@@ -346,3 +346,48 @@ def test_the_preview_recovers_when_the_book_folder_is_deleted_and_recreated(
     chapter = book / CHAPTER
     chapter.write_text(chapter.read_text() + "\nWritten into the new folder.\n")  # and the new folder is watched
     wait_for(lambda: len(sites) > count and b"Written into the new folder." in fetch(running.url)[1], timeout=60)
+
+
+# --- the print edition: the build's plan, laid out after the web edition ---------------------------
+
+
+def test_without_the_print_edition_its_page_is_not_found(server: tuple[PreviewServer, list[Site]]) -> None:
+    running, _ = server
+    assert running.print_edition is None
+    for path in ("__publish__/print", "__publish__/print.pdf", "__publish__/print-events"):
+        assert fetch(running.url + path)[0] == 404
+
+
+@pytest.mark.e2e
+def test_the_print_edition_is_laid_out_after_the_web_edition_and_again_after_a_save(book: Path, tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from publish.build import build
+
+    epoch = "1700000000"
+    sites: list[Site] = []
+    with PreviewServer(book, port=0, on_build=sites.append, watch_styles=False, cache_dir=tmp_path / "cache",
+                       source_date_epoch=epoch, print_edition=True) as running:
+        wait_for(lambda: running.print_edition.pdf is not None, timeout=180)
+        first = running.print_edition
+        assert (first.built_for, first.failed, first.laying_out) == (1, False, None)
+        status, page = fetch(running.print_url)
+        assert status == 200 and b'src="/__publish__/print.pdf' in page
+        assert b'data-events="/__publish__/print-events"' in page  # it reloads when the next PDF is laid out
+        status, pdf = fetch(running.url + "__publish__/print.pdf")
+        assert status == 200 and pdf == first.pdf
+        # The PDF `publish build` ships, laid out afresh: the same plan makes the same bytes.
+        shipped = build(book, tmp_path / "out", formats=("pdf",), source_date_epoch=epoch, clean=True,
+                        cache_dir=tmp_path / "other-cache")
+        assert pdf == next(p for p in shipped.outputs if p.suffix == ".pdf").read_bytes()
+
+        chapter = book / CHAPTER
+        chapter.write_text(chapter.read_text() + "\nA sentence for the printer.\n")
+        wait_for(lambda: len(sites) >= 2)
+        assert b"A sentence for the printer." in fetch(running.url)[1]
+        assert running.print_edition.built_for == 1  # the web edition first; the PDF is still being laid out
+        wait_for(lambda: (running.print_edition.built_for or 0) >= 2, timeout=180)
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(running.print_edition.pdf)).pages)
+        assert "A sentence for the printer." in " ".join(text.split())

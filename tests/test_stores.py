@@ -209,7 +209,7 @@ def test_store_choice_on_the_command_line(make_book: MakeBook, capsys: pytest.Ca
     root = make_book(config="title: Choice\nauthor: Ann Author\n")
     assert main(["check", str(root), "--skip", "epubcheck,ace", "--store", "kdp"]) == EXIT_OK
     out = capsys.readouterr().err
-    assert "info kdp delivery-fee" in out and "kobo" not in out and "check (lint, stores)" in out
+    assert "info kdp delivery-fee" in out and "kobo" not in out and "check (lint, stores, covers)" in out
     assert main(["check", str(root), "--skip", "epubcheck,ace", "--store", "none", "-q"]) == EXIT_OK
     assert capsys.readouterr().err == ""
     with pytest.raises(SystemExit) as leaving:

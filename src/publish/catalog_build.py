@@ -159,7 +159,8 @@ def _seen_from_worker(diagnostics: tuple[Diagnostic, ...], job: BookJob) -> tupl
 
 def build_book(job: BookJob, out_dir: Path) -> BookOutcome:
     """On a worker: build one book, then check its EPUB. Every outcome is a value."""
-    from .build import build, pipeline_version
+    from .build import build
+    from .cache import pipeline_version
 
     started = time.perf_counter()
     worker = _where()
@@ -336,7 +337,7 @@ def _size(folder: Path) -> int:
 def plan(books: Sequence[CatalogBook], out_root: Path, *, formats: tuple[str, ...], pdf_profile: str | None,
          source_date_epoch: str | None, clean: bool, check: tuple[str, ...], strict: bool = False,
          force: bool = False) -> list[BookJob]:
-    from .build import pipeline_version
+    from .cache import pipeline_version
 
     root = out_root.resolve()
     return [BookJob(folder=b.folder.resolve(), shown=b.folder, out_root=root, layout=b.layout, overlay=b.overlay,

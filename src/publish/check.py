@@ -1,10 +1,11 @@
-"""`publish check`: the manuscript lint, then EPUBCheck, DAISY Ace and the stores' rules on the EPUB,
-as one list.
+"""`publish check`: the manuscript lint, then EPUBCheck, DAISY Ace and the stores' rules on the EPUB
+and the PDF checks on the PDFs, as one list.
 
-Given a book folder, the book is linted and, if it has no errors, built the way `publish build`
-builds it (the same code, the same cache, the print edition laid out so that the EPUB carries its
-page numbers) into a temporary folder, so the EPUB checked is byte for byte the one `build`
-ships; nothing is written beside the book. Given an `.epub` file, only the validators and the
+Given a book folder, the book is linted and, if it has no errors, built by the plan `publish
+build` runs (every edition, the same formats, the same cache; see `plan`) into a temporary
+folder, so the files checked are byte for byte the ones `build` ships; nothing is written beside
+the book. Each EPUB goes to EPUBCheck, Ace and the stores' rules; each print edition's interior
+and full-wrap cover to the print checks (`printcheck`), any other PDF to its fonts' check. Given an `.epub` file, only the validators and the
 stores' rules run. Every finding is a `Diagnostic`, so the CLI prints them all alike and
 `--strict` applies to all of them.
 
@@ -22,6 +23,7 @@ install it; `CheckReport.missing` lists it, so the CLI can give it its own exit 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -31,6 +33,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .diagnostics import BuildFailed, Diagnostic, Severity, error, warning
 from .lint import lint_manuscript
@@ -38,7 +41,10 @@ from .manuscript import load_manuscript
 from .model import Book
 from .stores import STORES, store_diagnostics
 
-TOOLS = ("epubcheck", "ace", "covers")  # covers: the print editions' interiors and covers (printcheck)
+if TYPE_CHECKING:
+    from .config import BookConfig
+
+TOOLS = ("epubcheck", "ace", "covers")  # covers: the PDFs, with the print editions' covers (printcheck)
 REPO = Path(__file__).resolve().parents[2]
 ACE_DEFAULT = REPO / "tools" / "ace" / "node_modules" / ".bin" / "ace-puppeteer"
 TIMEOUT = 600  # seconds per validator: Ace on a long novel on a busy machine takes minutes
@@ -82,10 +88,12 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[
     from .build import build
 
     with tempfile.TemporaryDirectory(prefix="publish-check-") as tmp:
+        out = Path(tmp) / "out"
         try:
-            # The EPUB and the PDF, as `build` makes them by default: the EPUB's page-list comes
-            # from the PDF's layout. The lint has reported the book's own findings already.
-            result = build(book_dir, Path(tmp) / "out", formats=("epub", "pdf"), source_date_epoch=source_date_epoch,
+            # Every edition, as `publish build` makes and writes them (the same plan, the same cache),
+            # so what is checked is byte for byte what is shipped. The lint has reported the book's
+            # own findings already.
+            result = build(book_dir, out, source_date_epoch=source_date_epoch,
                            progress=lambda stage: progress(f"build: {stage}"), cache_dir=cache_dir)
         except BuildFailed as failure:
             return CheckReport(tuple(found) + tuple(d for d in failure.diagnostics if d not in found), ran=("lint",))
@@ -96,26 +104,30 @@ def check_book(book_dir: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[
                    for epub in sorted(p for p in result.outputs if p.suffix == ".epub")]
         report = CheckReport(tuple(d for r in reports for d in r.diagnostics if d),
                              reports[0].ran if reports else (), tuple(dict.fromkeys(m for r in reports for m in r.missing)))
-        printed = _check_print(book_dir, Path(tmp) / "print", source_date_epoch, progress) if "covers" in tools else None
+        printed = _check_pdfs(result.book, manuscript.config, result.outputs, out, progress) if "covers" in tools else None
     if printed is None:
         return CheckReport(tuple(found) + report.diagnostics, ("lint", *report.ran), report.missing)
     return CheckReport(tuple(found) + report.diagnostics + printed, ("lint", *report.ran, "covers"), report.missing)
 
 
-def _check_print(book_dir: Path, out_dir: Path, source_date_epoch: str | None,
-                 progress: Progress) -> tuple[Diagnostic, ...] | None:
-    """The print editions' interiors and covers, built as `build` builds them (None: the book has none)."""
-    from .build import build
-    from .printcheck import check_print_outputs, print_configs
+def _check_pdfs(book: Book, config: BookConfig, outputs: tuple[Path, ...], out_dir: Path,
+                progress: Progress) -> tuple[Diagnostic, ...] | None:
+    """The PDFs the build wrote: each print edition's interior and cover as its print service checks
+    them, any other PDF's fonts (`config`: the book's own, as book.yaml gives it; None: no PDF)."""
+    from .build import output_paths
+    from .printcheck import check_pdf_fonts, check_print_outputs, print_configs
 
-    manuscript = load_manuscript(book_dir)
-    if not print_configs(manuscript.config):
+    pdfs = sorted(p for p in outputs if p.suffix == ".pdf")
+    if not pdfs:
         return None
-    progress("covers: the print editions and their covers")
-    result = build(book_dir, out_dir, formats=("pdf",), source_date_epoch=source_date_epoch,
-                   progress=lambda stage: progress(f"build: {stage}"))
-    own = tuple(d for d in result.diagnostics if d.code.startswith("cover-"))
-    return own + tuple(check_print_outputs(result.book, out_dir, configs=print_configs(manuscript.config)))
+    progress("covers: the PDFs, and the print editions' covers")
+    configs = print_configs(config)
+    found = check_print_outputs(book, out_dir, configs=configs)
+    printed = {path for c in configs for path in output_paths(dataclasses.replace(book, config=c), out_dir).values()}
+    for pdf in pdfs:
+        if pdf not in printed:
+            found += check_pdf_fonts(pdf.read_bytes(), file=Path(pdf.name))
+    return tuple(found)
 
 
 def check_epub(epub: Path, *, tools: tuple[str, ...] = TOOLS, stores: tuple[str, ...] = STORES,

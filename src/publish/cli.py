@@ -57,7 +57,8 @@ PREVIEW_EXAMPLES = """examples:
   publish preview my-novel --port 8080   another book, another port
   publish preview my-novel --open        and open it in the browser
 
-Saving a chapter rebuilds the page and reloads the browser; errors show in the page.
+Saving a chapter rebuilds the page and reloads the browser; errors show in the page. The print
+edition is laid out after the web edition, in the background, and shown at /__publish__/print.
 """
 CHECK_EXAMPLES = """examples:
   publish check                          lint manuscript/, then EPUBCheck and Ace on its EPUB
@@ -252,6 +253,8 @@ def _preview_parser(commands: argparse._SubParsersAction, common: argparse.Argum
     preview.add_argument("-p", "--port", type=_port, default=DEFAULT_PORT,
                          help=f"the port to listen on (default: {DEFAULT_PORT}; 0 picks a free one)")
     preview.add_argument("--open", action="store_true", help="open the page in the web browser")
+    preview.add_argument("--no-print", action="store_true",
+                         help="do not lay out the print edition after each save (it is shown at /__publish__/print)")
 
 
 def _check_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -266,8 +269,8 @@ def _check_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
                        help="a book folder (default: manuscript), or an EPUB file to validate")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--skip", type=_tools, default=(), metavar="TOOLS",
-                       help="comma-separated validators to leave out: epubcheck, ace, covers (the print "
-                            "editions' interiors and covers, which lays out every print edition)")
+                       help="comma-separated validators to leave out: epubcheck, ace, covers (the PDFs: "
+                            "fonts embedded; each print edition's interior and cover as its service checks them)")
     check.add_argument("--store", type=_stores, default=None, metavar="STORES",
                        help="comma-separated stores whose rules to check: kdp, apple, kobo, google (default: all), or none")
 
@@ -313,7 +316,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .preview import PreviewServer, Site
+    from .preview import PreviewServer, PrintEdition, Site
 
     verbosity = _verbosity(args)
     if not args.book_dir.is_dir():
@@ -333,12 +336,20 @@ def _preview(args: argparse.Namespace) -> int:
             console().print(f"[green]rebuilt[/] in {site.seconds * 1000:.0f} ms after {names} changed "
                             f"({site.converted} chapter{'s' * (site.converted != 1)} re-parsed)")
 
+    def on_print(state: PrintEdition) -> None:
+        if state.failed:
+            _show(state.diagnostics, verbosity=verbosity)
+            console().print(f"[red]the print edition could not be laid out[/]: {_count(state.diagnostics)}")
+        elif verbosity and state.pdf is not None:
+            console().print(f"[green]print edition[/] of build {state.built_for} laid out in {state.seconds:.1f} s")
+
     say = (lambda line: console().print(line, markup=False, style="dim")) if args.verbose else (lambda _: None)
     try:
         with Progress(verbosity=verbosity) as progress:
             progress("preview: first build")
             server = PreviewServer(args.book_dir, port=args.port, on_build=on_build, log=say,
-                                   source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+                                   source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
+                                   print_edition=not args.no_print, on_print=on_print)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -349,6 +360,8 @@ def _preview(args: argparse.Namespace) -> int:
         if not args.quiet:
             console().print(f"Serving [bold]{args.book_dir}[/] at [link={server.url}]{server.url}[/link] "
                             "(this computer only). Press Ctrl-C to stop.")
+            if not args.no_print:
+                console().print(f"The print edition, laid out after each save: [link={server.print_url}]{server.print_url}[/link]")
         if args.open:
             import webbrowser
 

@@ -23,9 +23,11 @@ are those a single-pass layout embeds. Content streams are not touched.
 
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import re
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,9 +38,6 @@ import pikepdf
 _TAG = re.compile(r"^[A-Z]{6}\+")
 _BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]*)>")
 _CIDCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*(\d+)")
-# The operators that choose a font, show text, or draw a form: the rest of a page is not read.
-_OPERATORS = "q Q Tf Tj TJ ' \" Do"
-_TEXT_SHOWING = {"Tj", "TJ", "'", '"'}
 
 
 # --- in each run's finisher -------------------------------------------------------------------
@@ -48,16 +47,22 @@ def keep_set_text(document, pdf) -> None:
     """Give each whole font of a run written with `full_fonts=True` the text and widths of the
     glyphs the run sets, as a subset write has them; the font's own (character map, advance
     widths) stay for the rest. `document` and `pdf` are what WeasyPrint passes a finisher (a
-    `Document`, a pydyf `PDF`); call it before `_untag_whole_fonts` renames the fonts."""
+    `Document`, a pydyf `PDF`); call it before the streams are compressed (`_compress_ahead`)."""
     import pydyf
 
     def resolve(value):
         return pdf.objects[int(value.split()[0])] if isinstance(value, bytes) and value.endswith(b" R") else value
 
-    by_name = {obj["BaseFont"]: obj for obj in pdf.objects
-               if isinstance(obj, dict) and obj.get("Type") == "/Font" and obj.get("Subtype") == "/Type0"}
+    # WeasyPrint names each font's dictionary, in the pages' font resources, by the font's hash.
+    by_hash = {}
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and not isinstance(obj, pydyf.Stream) and "Type" not in obj:
+            for key, value in obj.items():
+                target = resolve(value) if isinstance(key, str) else None
+                if isinstance(target, dict) and target.get("Subtype") == "/Type0":
+                    by_hash[key] = target
     for font in document.fonts.values():
-        dictionary = by_name.get(font.name)
+        dictionary = by_hash.get(font.hash)
         if dictionary is None or font.bitmap:
             continue
         to_unicode = resolve(dictionary["ToUnicode"])
@@ -79,15 +84,18 @@ class _Font:
     """One Type0 font dictionary as a run wrote it, and the codes its pages show with it."""
 
     obj: pikepdf.Dictionary
-    codes: list[int] = field(default_factory=list)  # in the order first shown
-    seen: set[int] = field(default_factory=set)
+    shown: bytearray = field(default_factory=bytearray)  # two bytes a code, as the pages show them
 
     def show(self, data: bytes) -> None:
-        for i in range(0, len(data) - 1, 2):
-            code = data[i] << 8 | data[i + 1]
-            if code not in self.seen:
-                self.seen.add(code)
-                self.codes.append(code)
+        self.shown += data[:len(data) & ~1]
+
+    @functools.cached_property
+    def codes(self) -> list[int]:
+        """The codes shown, each once, in the order first shown."""
+        codes = array.array("H", bytes(self.shown))
+        if sys.byteorder == "little":
+            codes.byteswap()
+        return list(dict.fromkeys(codes))
 
 
 def merge_fonts(pdf: pikepdf.Pdf, *, subset: bool, hinting: bool = False) -> None:
@@ -157,6 +165,48 @@ def _program_digest(descriptor: pikepdf.Dictionary, digests: dict[tuple[int, int
     return digests[stream.objgen]
 
 
+# A content stream as WeasyPrint (pydyf) writes it, read for the few operators that matter here:
+# literal strings are skipped whole (they may hold anything), text is shown by `[…] TJ` or
+# `… Tj`, a font is chosen by `/Name size Tf`, a form drawn by `/Name Do`.
+_LITERAL = rb"\((?:[^\\()]++|\\.)*+\)"
+_TOKENS = re.compile(rb"""
+    (?P<literal>""" + _LITERAL + rb""")(?P<literal_shown>\s*(?:Tj|'|"))?
+  | \[(?P<array>(?:[^\]()]++|""" + _LITERAL + rb""")*+)\]\s*TJ
+  | <(?P<hex>[0-9A-Fa-f\s]*)>\s*(?:Tj|'|")
+  | /(?P<font>[^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf(?![^\s\[\]()<>/%])
+  | /(?P<form>[^\s/\[\]()<>{}%]+)\s+Do(?![^\s\[\]()<>/%])
+  | (?<![^\s\]\)>])(?P<state>[qQ])(?![^\s\[\]()<>/%])
+""", re.VERBOSE | re.DOTALL)
+_STRINGS = re.compile(rb"<([0-9A-Fa-f\s]*)>|(" + _LITERAL + rb")", re.DOTALL)
+_HEX_DIGITS = re.compile(rb"<([0-9A-Fa-f]*)>")
+_PART_CODE = re.compile(rb"<(?:[0-9A-Fa-f]{4})*[0-9A-Fa-f]{1,3}>")  # a string that is not whole codes
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _literal(data: bytes) -> bytes:
+    """A literal string's bytes (its parentheses included in `data`)."""
+    def unescape(match: re.Match[bytes]) -> bytes:
+        escaped = match[1]
+        if escaped[:1].isdigit():
+            return bytes([int(escaped, 8) & 0xFF])
+        return b"" if escaped in {b"\n", b"\r", b"\r\n"} else _ESCAPES.get(escaped, escaped)
+
+    return re.sub(rb"\\([0-7]{1,3}|\r\n|.)", unescape, data[1:-1], flags=re.DOTALL)
+
+
+def _shown_in(array: bytes) -> bytes:
+    """The bytes a TJ array shows: WeasyPrint's hold hex strings of whole codes, read at once."""
+    if b"(" not in array and not _PART_CODE.search(array):
+        return bytes.fromhex(b"".join(_HEX_DIGITS.findall(array)).decode())
+    strings = (_literal(literal) if literal else _hex(digits) for digits, literal in _STRINGS.findall(array))
+    return b"".join(string[:len(string) & ~1] for string in strings)  # each string whole codes, or none
+
+
+def _hex(data: bytes) -> bytes:
+    digits = re.sub(rb"\s", b"", data)
+    return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode())
+
+
 def _read_uses(pdf: pikepdf.Pdf) -> tuple[dict[tuple[int, int], _Font], list[tuple]]:
     """Every Type0 font the pages, their forms, patterns and annotations use, with the codes
     shown in it, and every (resources, name, font) naming one, in the order of the pages."""
@@ -165,54 +215,65 @@ def _read_uses(pdf: pikepdf.Pdf) -> tuple[dict[tuple[int, int], _Font], list[tup
     named: set[tuple] = set()
     done: set[tuple] = set()
 
-    def note_resources(resources) -> None:
-        if not isinstance(resources, pikepdf.Dictionary) or "/Font" not in resources:
-            return
+    def fonts_of(resources) -> dict[str, _Font | None]:
+        if not isinstance(resources, pikepdf.Dictionary) or not isinstance(resources.get("/Font"), pikepdf.Dictionary):
+            return {}
+        found: dict[str, _Font | None] = {}
         for name, font in resources.Font.items():
+            found[name[1:]] = None
             if isinstance(font, pikepdf.Dictionary) and font.get("/Subtype") == "/Type0" and font.is_indirect:
                 if font.objgen not in fonts:
                     fonts[font.objgen] = _Font(font)
+                found[name[1:]] = fonts[font.objgen]
                 key = (resources.objgen if resources.is_indirect else id(resources), name)
                 if key not in named:
                     named.add(key)
                     uses.append((resources, name, font))
+        return found
 
-    def walk(content, resources) -> None:
-        key = ((content.obj if isinstance(content, pikepdf.Page) else content).objgen, resources.objgen if isinstance(resources, pikepdf.Object) and resources.is_indirect
+    def walk(obj, data: bytes, resources) -> None:
+        key = (obj.objgen, resources.objgen if isinstance(resources, pikepdf.Object) and resources.is_indirect
                else id(resources))
         if key in done:
             return
         done.add(key)
-        note_resources(resources)
+        by_name = fonts_of(resources)
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
         current: list[_Font | None] = [None]
-        for operands, operator in pikepdf.parse_content_stream(content, _OPERATORS):
-            op = str(operator)
-            if op == "q":
-                current.append(current[-1])
-            elif op == "Q" and len(current) > 1:
-                current.pop()
-            elif op == "Tf":
-                font = resources.get("/Font", {}).get(str(operands[0])) if resources is not None else None
-                current[-1] = fonts.get(font.objgen) if isinstance(font, pikepdf.Dictionary) else None
-            elif op in _TEXT_SHOWING and current[-1] is not None:
-                for operand in operands:
-                    for item in (operand if isinstance(operand, pikepdf.Array) else [operand]):
-                        if isinstance(item, pikepdf.String):
-                            current[-1].show(bytes(item))
-            elif op == "Do" and resources is not None:
-                xobject = resources.get("/XObject", {}).get(str(operands[0]))
+        for token in _TOKENS.finditer(data):
+            kind = token.lastgroup
+            if kind == "state":
+                if token["state"] == b"q":
+                    current.append(current[-1])
+                elif len(current) > 1:
+                    current.pop()
+            elif kind == "font":
+                current[-1] = by_name.get(token["font"].decode("latin-1"))
+            elif current[-1] is not None and kind in {"array", "hex", "literal_shown"}:
+                if kind == "array":
+                    current[-1].show(_shown_in(token["array"]))
+                elif kind == "hex":
+                    current[-1].show(_hex(token["hex"]))
+                else:
+                    current[-1].show(_literal(token["literal"]))
+            elif kind == "form" and isinstance(xobjects, pikepdf.Dictionary):
+                xobject = xobjects.get("/" + token["form"].decode("latin-1"))
                 if isinstance(xobject, pikepdf.Stream) and xobject.get("/Subtype") == "/Form":
-                    walk(xobject, xobject.get("/Resources", resources))
-        for pattern in (resources.get("/Pattern", {}) if resources is not None else {}).values():
+                    inner = xobject.get("/Resources", resources)
+                    walk(xobject, xobject.read_bytes(), inner)
+        patterns = resources.get("/Pattern") if isinstance(resources, pikepdf.Dictionary) else None
+        for pattern in (patterns.values() if isinstance(patterns, pikepdf.Dictionary) else []):
             if isinstance(pattern, pikepdf.Stream) and pattern.get("/PatternType") == 1:
-                walk(pattern, pattern.get("/Resources", resources))
+                walk(pattern, pattern.read_bytes(), pattern.get("/Resources", resources))
 
     for page in pdf.pages:
         resources = page.obj.get("/Resources")
-        walk(page, resources)
+        contents = page.obj.get("/Contents")
+        streams = contents if isinstance(contents, pikepdf.Array) else [contents] if contents is not None else []
+        walk(page.obj, b"\n".join(stream.read_bytes() for stream in streams), resources)
         for annotation in page.obj.get("/Annots", []):
             for appearance in _appearances(annotation):
-                walk(appearance, appearance.get("/Resources", resources))
+                walk(appearance, appearance.read_bytes(), appearance.get("/Resources", resources))
     return fonts, uses
 
 
@@ -247,14 +308,14 @@ _COUNTS: dict[bytes, int] = {}
 
 
 def _count_glyphs(program: bytes) -> int:
-    hb = _harfbuzz()
-    blob = hb.own.hb_blob_create(program, len(program), hb.own.HB_MEMORY_MODE_READONLY, hb.ffi.NULL, hb.ffi.NULL)
-    face = hb.own.hb_face_create(blob, 0)
-    try:
-        return hb.harfbuzz.hb_face_get_glyph_count(face)
-    finally:
-        hb.harfbuzz.hb_face_destroy(face)
-        hb.harfbuzz.hb_blob_destroy(blob)
+    """numGlyphs of the font's maxp table (TrueType and OpenType alike)."""
+    tables = int.from_bytes(program[4:6], "big")
+    for i in range(tables):
+        record = program[12 + 16 * i:28 + 16 * i]
+        if record[:4] == b"maxp":
+            offset = int.from_bytes(record[8:12], "big")
+            return int.from_bytes(program[offset + 4:offset + 6], "big")
+    raise ValueError("a font program without a maxp table")
 
 
 def _merge_copies(pdf: pikepdf.Pdf, first: pikepdf.Dictionary, copies: list[_Font]) -> tuple[list[int], list[int]]:
@@ -359,32 +420,71 @@ def _finish(font: pikepdf.Dictionary, *, subset: bool, shown: list[int], selecte
 @dataclass(frozen=True)
 class _HarfBuzz:
     ffi: object
-    own: object  # hb_blob_create and hb_face_create, which WeasyPrint's bindings leave out
     harfbuzz: object
     subset: object
 
 
+# The few HarfBuzz functions a subset takes, as WeasyPrint declares them (weasyprint/text/ffi.py),
+# and the two that open a font from bytes.
+_CDEF = """
+    typedef struct hb_blob_t hb_blob_t;
+    typedef struct hb_face_t hb_face_t;
+    typedef struct hb_set_t hb_set_t;
+    typedef struct hb_subset_input_t hb_subset_input_t;
+    typedef uint32_t hb_tag_t;
+    typedef uint32_t hb_codepoint_t;
+    typedef enum { HB_MEMORY_MODE_DUPLICATE, HB_MEMORY_MODE_READONLY } hb_memory_mode_t;
+    typedef void (*hb_destroy_func_t) (void *user_data);
+    hb_blob_t * hb_blob_create (const char *data, unsigned int length, hb_memory_mode_t mode,
+                                void *user_data, hb_destroy_func_t destroy);
+    void hb_blob_destroy (hb_blob_t *blob);
+    const char * hb_blob_get_data (hb_blob_t *blob, unsigned int *length);
+    hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);
+    void hb_face_destroy (hb_face_t *face);
+    hb_blob_t * hb_face_reference_blob (hb_face_t *face);
+    hb_tag_t hb_tag_from_string (const char *str, int len);
+    void hb_set_add_sorted_array (hb_set_t *set, const hb_codepoint_t *sorted_codepoints,
+                                  unsigned int num_codepoints);
+    typedef enum {
+        HB_SUBSET_FLAGS_NO_HINTING = 0x00000001u,
+        HB_SUBSET_FLAGS_RETAIN_GIDS = 0x00000002u,
+        HB_SUBSET_FLAGS_DESUBROUTINIZE = 0x00000004u,
+        HB_SUBSET_FLAGS_PASSTHROUGH_UNRECOGNIZED = 0x00000020u,
+        HB_SUBSET_FLAGS_NOTDEF_OUTLINE = 0x00000040u,
+    } hb_subset_flags_t;
+    typedef enum { HB_SUBSET_SETS_GLYPH_INDEX = 0, HB_SUBSET_SETS_UNICODE, HB_SUBSET_SETS_NO_SUBSET_TABLE_TAG,
+                   HB_SUBSET_SETS_DROP_TABLE_TAG } hb_subset_sets_t;
+    hb_subset_input_t * hb_subset_input_create_or_fail (void);
+    void hb_subset_input_destroy (hb_subset_input_t *input);
+    hb_set_t * hb_subset_input_glyph_set (hb_subset_input_t *input);
+    hb_set_t * hb_subset_input_set (hb_subset_input_t *input, hb_subset_sets_t set_type);
+    void hb_subset_input_set_flags (hb_subset_input_t *input, unsigned value);
+    hb_face_t * hb_subset_or_fail (hb_face_t *source, const hb_subset_input_t *input);
+"""
+
+
 @functools.cache
 def _harfbuzz() -> _HarfBuzz:
-    """WeasyPrint's own HarfBuzz bindings (the system library its single-pass subsets come from),
-    and the two functions more it takes to open a font from bytes."""
+    """The system's HarfBuzz, which WeasyPrint lays out and subsets with (uharfbuzz brings its own,
+    another version, whose subsets are not byte for byte those of a single-pass layout). Opened
+    as WeasyPrint opens it, without importing WeasyPrint (a second in a binder that lays out nothing)."""
     import cffi
-    from weasyprint.text import ffi as weasyprint_ffi
 
     ffi = cffi.FFI()
-    ffi.include(weasyprint_ffi.ffi)
-    ffi.cdef("""
-        typedef enum { HB_MEMORY_MODE_DUPLICATE, HB_MEMORY_MODE_READONLY } hb_memory_mode_t;
-        typedef void (*hb_destroy_func_t) (void *user_data);
-        hb_blob_t * hb_blob_create (const char *data, unsigned int length, hb_memory_mode_t mode,
-                                    void *user_data, hb_destroy_func_t destroy);
-        hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);
-    """)
-    own = weasyprint_ffi._dlopen(ffi, "libharfbuzz-0", "harfbuzz", "harfbuzz-0.0", "libharfbuzz.so.0",
-                                 "libharfbuzz.0.dylib", "libharfbuzz-0.dll")
-    if weasyprint_ffi.harfbuzz_subset is None:
-        raise RuntimeError("HarfBuzz's subset library is missing: WeasyPrint cannot subset fonts either")
-    return _HarfBuzz(ffi, own, weasyprint_ffi.harfbuzz, weasyprint_ffi.harfbuzz_subset)
+    ffi.cdef(_CDEF)
+
+    def open_library(*names: str):
+        for name in names:
+            try:
+                return ffi.dlopen(name)
+            except OSError:
+                continue
+        raise RuntimeError(f"HarfBuzz is missing ({names[0]}): WeasyPrint could not subset fonts either")
+
+    return _HarfBuzz(ffi, open_library("libharfbuzz.so.0", "libharfbuzz-0", "harfbuzz", "libharfbuzz.0.dylib",
+                                       "libharfbuzz-0.dll"),
+                     open_library("libharfbuzz-subset.so.0", "libharfbuzz-subset-0", "harfbuzz-subset",
+                                  "libharfbuzz-subset.0.dylib", "libharfbuzz-subset-0.dll"))
 
 
 _DROPPED_TABLES = (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT", b"SVG ")
@@ -396,8 +496,8 @@ def _subset(program: bytes, glyphs: tuple[int, ...], *, hinting: bool, missing: 
     that the empty glyphs after it go."""
     hb = _harfbuzz()
     ffi, harfbuzz, sub = hb.ffi, hb.harfbuzz, hb.subset
-    blob = hb.own.hb_blob_create(program, len(program), hb.own.HB_MEMORY_MODE_READONLY, ffi.NULL, ffi.NULL)
-    face = hb.own.hb_face_create(blob, 0)
+    blob = harfbuzz.hb_blob_create(program, len(program), harfbuzz.HB_MEMORY_MODE_READONLY, ffi.NULL, ffi.NULL)
+    face = harfbuzz.hb_face_create(blob, 0)
     source = ffi.gc(face, harfbuzz.hb_face_destroy)
     request = ffi.gc(sub.hb_subset_input_create_or_fail(), sub.hb_subset_input_destroy)
     gids = sub.hb_subset_input_glyph_set(request)

@@ -4,7 +4,7 @@ WeasyPrint lays out one page after another on one core. A book whose chapters op
 a page break before each chapter that nothing can move, so the pages of the chapters after it
 cannot depend on what comes before it, but for their numbers. The text is cut there into runs of
 chapters, balanced by words, one per core, and each run is laid out by a fresh worker process
-(`build._Worker`: WeasyPrint must not be forked once Pango is loaded) from the same HTML head and
+(`workers.Worker`: WeasyPrint must not be forked once Pango is loaded) from the same HTML head and
 stylesheets (`print_source(book)(run=...)`, the template's `run`):
 
 1. The text's runs are laid out, each numbering its pages from 1. Each but the last ends with an
@@ -45,6 +45,8 @@ SWITCH = "PUBLISH_PARALLEL_PDF"
 # The fewest words a run is given (`PUBLISH_RUN_WORDS`): a worker process costs about a second of
 # start-up and binding, which the layout of fewer words than this does not pay back.
 RUN_WORDS = 15_000
+# What a run's worker imports while its first job is on its way.
+WARM_UP = ("weasyprint", "publish.pdf", "publish.pdf_runs")
 
 
 def enabled() -> bool:
@@ -335,9 +337,9 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
            glyph_check: Callable[[], tuple[Diagnostic, ...]] | None) -> Any:
     """`pdf.render_pdf` for a book laid out in `runs` (`plan`): a `pdf.PdfEdition`."""
     from .bind import bind
-    from .build import _Worker
     from .fonts import missing_glyphs
     from .pdf import BLEED, PdfEdition, edition_problems, margins_for, page_source, pdf_identifier, print_source
+    from .workers import Worker
 
     bleed = BLEED[book.config.print_service] if profile == "print" else None
     source = print_source(book)
@@ -352,7 +354,7 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
     jobs = {run.index: job(run) for run in text}
     known = ids_of((*(j.html for j in jobs.values()), job(front).html))
     missing = missing_glyphs(book) if glyph_check is None else ()
-    workers = [_Worker("pdf") for _ in text]
+    workers = [Worker(warm_up=WARM_UP) for _ in text]
     failed = True
     try:
         for worker, run in zip(workers, text, strict=True):

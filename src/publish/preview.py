@@ -1,10 +1,12 @@
-"""`publish preview`: serve the web edition on 127.0.0.1, rebuild it on save, reload the open page.
+"""`publish preview`: serve the book on 127.0.0.1, rebuild it on save, reload the open page.
 
-The site lives in memory: every build is the dict of files `render_html` makes (the very files
-`publish build` writes), swapped in whole when it is ready. Chapters are re-parsed only when
-their text changed (`parse_book(cache=...)`), so saving one chapter of a long novel costs that
-chapter's Markdown plus the cheap book-wide pass. A book with errors is served as a page listing
-them, and the server keeps running until they are fixed.
+Every build runs the plan `publish build` runs (see `plan`), with the same cache: first the web
+edition, made here, in memory, the very files `build` writes but for the live-reload script; then,
+in a worker process, the print edition, served at /__publish__/print: the web edition first so that
+the page the author reads is back within a moment of a save, the PDF when its layout is done. Only
+chapters whose text changed are parsed again, and the print edition's layout reads the book the web
+edition's build kept. A book with errors is served as a page listing them, and the server keeps
+running until they are fixed.
 
 The page learns of a new build through Server-Sent Events: the HTTP server from the standard
 library is enough for one author's browser, so no web framework is pulled in (MkDocs serves its
@@ -13,6 +15,7 @@ live reload the same way, from wsgiref).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import mimetypes
 import os
@@ -25,19 +28,25 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import watchfiles
 
+from .cache import Cache, default_root
 from .diagnostics import BuildFailed, Diagnostic, Severity, error
-from .html import render_html, static_files
+from .html import static_files
 from .manuscript import load_manuscript
-from .parse import parse_book
+from .plan import Request, make, plan_for
 from .templates import STYLES_DIR, render
+from .workers import Worker
 
 HOST = "127.0.0.1"  # never another interface: a manuscript in progress is private
 DEFAULT_PORT = 8000
 EVENTS_PATH = "/__publish__/events"
+PRINT_PATH = "/__publish__/print"  # the page that shows the print edition
+PRINT_PDF_PATH = "/__publish__/print.pdf"
+PRINT_EVENTS_PATH = "/__publish__/print-events"
 SCRIPT_PATH = "/__publish__/live-reload.js"
 HEARTBEAT = 10.0  # seconds between keep-alive comments on the event stream
 
@@ -56,12 +65,12 @@ class Site:
 
 
 class Rebuilder:
-    """Builds the web edition in memory, converting only chapters whose text changed."""
+    """Builds the web edition in memory by the build's plan, converting only chapters whose text changed."""
 
-    def __init__(self, book_dir: Path, *, source_date_epoch: str | None = None):
+    def __init__(self, book_dir: Path, *, source_date_epoch: str | None = None, cache_dir: Path | None = None):
         self.book_dir = book_dir
         self.source_date_epoch = source_date_epoch
-        self._chapters: dict[str, str] = {}  # Source.digest -> chapter_html
+        self.cache_dir = cache_dir or default_root()
         self._generation = 0
 
     def build(self, *, changed: tuple[Path, ...] = ()) -> Site:
@@ -69,29 +78,21 @@ class Rebuilder:
         bug's, is a page listing it, and the next save builds again."""
         started = time.perf_counter()
         self._generation += 1
-        known, converted = len(self._chapters), 0
         try:
             manuscript = load_manuscript(self.book_dir)
-            try:
-                book = parse_book(manuscript, source_date_epoch=self.source_date_epoch, cache=self._chapters)
-            finally:
-                # Keep only the chapters as they are now, so a long session does not grow without end.
-                current = {s.digest for s in manuscript.sources}
-                converted = len(self._chapters) - known
-                for digest in set(self._chapters) - current:
-                    del self._chapters[digest]
-            files = render_html(book, live_reload=self._generation)
+            request = Request(("html",), source_date_epoch=self.source_date_epoch, live_reload=self._generation)
+            made = make(plan_for(manuscript, request, cache=Cache(self.cache_dir)))
         except BuildFailed as failure:
-            return self._failed(failure.diagnostics, started, converted, changed)
-        except Exception as exc:  # noqa: BLE001 - a bug must not end the preview: it is shown like any error
+            return self._failed(failure.diagnostics, started, 0, changed)
+        except Exception as exc:
             if os.environ.get("PUBLISH_DEBUG"):
                 traceback.print_exc()
-            self._chapters.clear()  # whatever state led here is not trusted for the next build
             problem = error("internal", f"publish failed while rebuilding: {type(exc).__name__}: {exc}",
                             hint="this is a bug in publish, not in your book: please report it (PUBLISH_DEBUG=1 "
                                  "shows the traceback). The preview goes on and builds again on the next save")
-            return self._failed((problem,), started, converted, changed)
-        return Site(self._generation, files, book.diagnostics, False, time.perf_counter() - started, converted, changed)
+            return self._failed((problem,), started, 0, changed)
+        return Site(self._generation, made.outputs["html"], made.diagnostics, False,  # type: ignore[arg-type]
+                    time.perf_counter() - started, made.converted, changed)
 
     def failure(self, *problems: Diagnostic) -> Site:
         """A new build that is only a page listing `problems` (e.g. the folder cannot be watched)."""
@@ -106,15 +107,105 @@ class Rebuilder:
         return Site(self._generation, files, diagnostics, True, time.perf_counter() - started, converted, changed)
 
 
-class _Hub:
-    """The current site, and a way to wait until a newer one is published."""
+# -- the print edition ------------------------------------------------------------------------------
 
-    def __init__(self, site: Site):
+
+@dataclass(frozen=True, slots=True)
+class PrintEdition:
+    """The print edition as the preview shows it: the newest PDF laid out, and what is under way."""
+
+    generation: int  # of this state: the page reloads when it changes
+    pdf: bytes | None = None  # the newest PDF laid out (kept while the next one is laid out)
+    built_for: int | None = None  # the web build whose book the PDF shows
+    laying_out: int | None = None  # the web build whose PDF is being laid out now
+    diagnostics: tuple[Diagnostic, ...] = ()  # the last layout's (its errors, when it failed)
+    failed: bool = False
+    seconds: float = 0.0
+
+
+def lay_out_print(book_dir: Path, source_date_epoch: str | None, cache_dir: Path) -> tuple[bytes, tuple[Diagnostic, ...]]:
+    """In the printer's worker: the print edition by the build's plan (the book, kept by the web
+    edition's build, comes from the cache)."""
+    manuscript = load_manuscript(book_dir)
+    made = make(plan_for(manuscript, Request(("pdf",), source_date_epoch=source_date_epoch), cache=Cache(cache_dir)))
+    return made.outputs["pdf"], made.diagnostics  # type: ignore[return-value]
+
+
+class _Printer:
+    """Lays out the print edition in a worker process after each good web build. A save made
+    while a layout runs does not stop it (an author who saves often would never see a PDF): the
+    newest build is laid out next, and the builds between are skipped."""
+
+    def __init__(self, rebuilder: Rebuilder, publish: Callable[[PrintEdition], None]):
+        self.rebuilder = rebuilder
+        self.publish = publish
+        self.state = PrintEdition(0)
+        self._wanted: int | None = None
+        self._stopped = False
+        self._worker: Worker | None = None
+        self._changed = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="preview-print", daemon=True)
+
+    def want(self, generation: int) -> None:
+        with self._changed:
+            self._wanted = generation
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            if self._worker is not None:
+                self._worker.close(failed=True)  # nobody will look at it
+            self._changed.notify_all()
+
+    def _show(self, *, reload: bool = True, **changes: object) -> None:
+        """Publish the new state; the page reloads only when it has something new to show (a PDF,
+        or why there is none), not when a layout starts: a PDF viewer loses its place on a reload."""
+        self.state = dataclasses.replace(self.state, generation=self.state.generation + reload, **changes)
+        self.publish(self.state)
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._stopped or self._wanted is not None)
+                if self._stopped:
+                    return
+                generation, self._wanted = self._wanted, None
+                worker = self._worker = Worker(warm_up=("weasyprint", "publish.plan", "publish.pdf"))
+            self._show(laying_out=generation, reload=False)
+            started = time.perf_counter()
+            try:
+                worker.submit("publish.preview:lay_out_print", self.rebuilder.book_dir, self.rebuilder.source_date_epoch,
+                              self.rebuilder.cache_dir)
+                pdf, diagnostics = worker.result()
+            except BuildFailed as failure:
+                self._show(laying_out=None, diagnostics=failure.diagnostics, failed=True,
+                           seconds=time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 - the worker's bug, or the worker stopped: shown, not raised
+                if self._stopped:
+                    return
+                problem = error("internal", f"publish failed while laying out the print edition: {exc}",
+                                hint="this is a bug in publish, not in your book: please report it. The preview "
+                                     "lays it out again on the next save")
+                self._show(laying_out=None, diagnostics=(problem,), failed=True, seconds=time.perf_counter() - started)
+            else:
+                self._show(pdf=pdf, built_for=generation, laying_out=None, diagnostics=diagnostics, failed=False,
+                           seconds=time.perf_counter() - started)
+            finally:
+                with self._changed:
+                    self._worker = None
+                worker.close(failed=self._stopped)
+
+
+class _Hub:
+    """The current site (or print edition), and a way to wait until a newer one is published."""
+
+    def __init__(self, site: Any):
         self.site = site
         self.closed = False
         self._changed = threading.Condition()
 
-    def publish(self, site: Site) -> None:
+    def publish(self, site: Any) -> None:
         with self._changed:
             self.site = site
             self._changed.notify_all()
@@ -133,6 +224,8 @@ class _Hub:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # an open event stream must not keep the process alive
     hub: _Hub
+    print_hub: _Hub | None  # None: the print edition is not laid out
+    book_dir: Path
     log: Callable[[str], None]
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -161,7 +254,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = unquote(urlsplit(self.path).path)
         if path == EVENTS_PATH:
-            self._events()
+            self._events(self.server.hub)
+            return
+        if path in (PRINT_PATH, PRINT_PDF_PATH, PRINT_EVENTS_PATH):
+            self._print(path)
             return
         if path == SCRIPT_PATH:
             self._send((STYLES_DIR / "live-reload.js").read_bytes(), "text/javascript")
@@ -192,12 +288,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _events(self) -> None:
+    def _print(self, path: str) -> None:
+        hub = self.server.print_hub
+        if hub is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "the print edition is not laid out (publish preview --no-print)")
+            return
+        if path == PRINT_EVENTS_PATH:
+            self._events(hub)
+            return
+        state: PrintEdition = hub.site
+        if path == PRINT_PDF_PATH:
+            if state.pdf is None:
+                self.send_error(HTTPStatus.NOT_FOUND, "the print edition is not laid out yet")
+            else:
+                self._send(state.pdf, "application/pdf")
+            return
+        page = render("preview-print.html", state=state, book_dir=self.server.book_dir, pdf_path=PRINT_PDF_PATH,
+                      events_path=PRINT_EVENTS_PATH, errors=sum(d.severity is Severity.ERROR for d in state.diagnostics))
+        self._send(page.encode(), "text/html; charset=utf-8")
+
+    def _events(self, hub: _Hub) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        hub, seen = self.server.hub, None
+        seen = None
         try:
             self.wfile.write(b"retry: 500\n\n")
             while not hub.closed:
@@ -219,21 +334,29 @@ class PreviewServer:
     """Serves a book's web edition and rebuilds it when a file in the book folder (or styles/) is saved.
 
     Use it as a context manager; `url` is where the book is served. `on_build` is called with each
-    new `Site` (from the watcher thread), `log` with each HTTP request line.
+    new `Site` (from the watcher thread), `log` with each HTTP request line. With `print_edition`,
+    each good build's print edition is laid out after it (see `_Printer`) and shown at `print_url`;
+    `on_print` is called with each new `PrintEdition`.
     """
 
     def __init__(self, book_dir: Path, *, port: int = DEFAULT_PORT, source_date_epoch: str | None = None,
                  on_build: Callable[[Site], None] = lambda _: None, log: Callable[[str], None] = lambda _: None,
-                 watch_styles: bool = True):
+                 watch_styles: bool = True, print_edition: bool = False, cache_dir: Path | None = None,
+                 on_print: Callable[[PrintEdition], None] = lambda _: None):
         self.book_dir = book_dir
         self.on_build = on_build
-        self._rebuilder = Rebuilder(book_dir, source_date_epoch=source_date_epoch)
+        self.on_print = on_print
+        self._rebuilder = Rebuilder(book_dir, source_date_epoch=source_date_epoch, cache_dir=cache_dir)
         self._hub = _Hub(self._rebuilder.build())
+        self._print_hub = _Hub(PrintEdition(0)) if print_edition else None
+        self._printer = _Printer(self._rebuilder, self._printed) if print_edition else None
         self._watched = (book_dir, STYLES_DIR) if watch_styles else (book_dir,)
         self._stop = threading.Event()
         self._watching = threading.Event()  # set once the watcher sees saves
         self._httpd = _Server((HOST, port), _Handler)  # OSError (e.g. port in use) reaches the caller
         self._httpd.hub = self._hub
+        self._httpd.print_hub = self._print_hub
+        self._httpd.book_dir = book_dir
         self._httpd.log = log
         self._threads: list[threading.Thread] = []
         on_build(self._hub.site)
@@ -244,14 +367,26 @@ class PreviewServer:
         return f"http://{host}:{port}/"
 
     @property
+    def print_url(self) -> str:
+        return self.url.rstrip("/") + PRINT_PATH
+
+    @property
     def site(self) -> Site:
         return self._hub.site
+
+    @property
+    def print_edition(self) -> PrintEdition | None:
+        return self._print_hub.site if self._print_hub is not None else None
 
     def __enter__(self) -> PreviewServer:
         self._threads = [threading.Thread(target=self._httpd.serve_forever, name="preview-http", daemon=True),
                          threading.Thread(target=self._watch, name="preview-watch", daemon=True)]
+        if self._printer is not None:
+            self._threads.append(self._printer.thread)
         for thread in self._threads:
             thread.start()
+        if self._printer is not None and not self.site.failed:
+            self._printer.want(self.site.generation)
         self._watching.wait(timeout=10)
         return self
 
@@ -263,6 +398,10 @@ class PreviewServer:
             return
         self._stop.set()
         self._hub.close()
+        if self._printer is not None:
+            self._printer.stop()
+        if self._print_hub is not None:
+            self._print_hub.close()
         self._httpd.shutdown()
         self._httpd.server_close()
         for thread in self._threads:
@@ -320,10 +459,20 @@ class PreviewServer:
 
     def _show(self, site: Site) -> None:
         self._hub.publish(site)
+        if self._printer is not None and not site.failed:
+            self._printer.want(site.generation)  # after the web edition, which the author sees at once
         try:
             self.on_build(site)
         except Exception as exc:  # noqa: BLE001 - printing a report must not stop the watcher
             print(f"publish preview: could not report build {site.generation}: {exc}", file=sys.stderr)
+
+    def _printed(self, state: PrintEdition) -> None:
+        assert self._print_hub is not None
+        self._print_hub.publish(state)
+        try:
+            self.on_print(state)
+        except Exception as exc:  # noqa: BLE001 - printing a report must not stop the printer
+            print(f"publish preview: could not report the print edition: {exc}", file=sys.stderr)
 
     def _report(self, problem: Diagnostic) -> None:
         self._show(self._rebuilder.failure(problem))

@@ -35,6 +35,13 @@ def interior_pages(data: bytes) -> int:
     return len(pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
+def check_pdf_fonts(data: bytes, *, file: Path) -> list[Diagnostic]:
+    """Every font the PDF uses is embedded: a reader without it would show another, and printers refuse it."""
+    return [error("interior-font", f"the font {name} is not embedded", file=file,
+                  hint="printers refuse a PDF whose fonts are not all embedded, and a reader without the font "
+                       "shows another") for name in fonts_not_embedded(data)]
+
+
 def check_print_outputs(book: Book, out_dir: Path, *, configs: list[BookConfig] | None = None) -> list[Diagnostic]:
     """Check every print edition's interior and cover that a build wrote to `out_dir` (`configs`:
     the editions' configurations, made from the book's own; `book.config` may be an edition's)."""
@@ -55,9 +62,7 @@ def check_print_outputs(book: Book, out_dir: Path, *, configs: list[BookConfig] 
                          trim_width=config.trim.width_in, trim_height=config.trim.height_in,
                          caliper=config.edition.caliper if config.edition else None,
                          right_to_left=config.direction == "rtl")
-        for name in fonts_not_embedded(data):
-            found.append(error("interior-font", f"the font {name} is not embedded", file=Path(interior.name),
-                               hint="printers refuse a PDF whose fonts are not all embedded"))
+        found += check_pdf_fonts(data, file=Path(interior.name))
         found += check_wrap(cover.read_bytes(), shape, caliper=config.edition.caliper if config.edition else None,
                             isbn=config.isbn.ean if config.isbn else None, file=Path(cover.name))
     return found
