@@ -425,3 +425,25 @@ def test_the_reader_reads_any_content_as_qpdf_parses_it(instructions: list[tuple
         Contents=pdf.make_stream(b"BT\n" + b"\n".join(lines) + b"\nET\n"))))
     pdf.pages.append(page)
     assert _read_codes(pdf) == _parsed_codes(pdf)
+
+
+@pytest.mark.e2e
+def test_a_font_the_runs_name_whole_gets_a_subset_tag_of_its_own(books: Books) -> None:
+    """Runs written for print lose WeasyPrint's "ABCDEF+" mark; subset, the merge marks them
+    again, with a tag made from the font's name and glyphs: the same for the same book."""
+    def untagged(run: bytes) -> bytes:
+        pdf = pikepdf.open(io.BytesIO(run))
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") in {"/Font", "/FontDescriptor"}:
+                for key in ("/BaseFont", "/FontName"):
+                    if key in obj:
+                        obj[key] = pikepdf.Name("/" + str(obj[key])[1:].split("+", 1)[-1])
+        return _save(pdf)
+
+    runs = tuple(untagged(run) for run in books.runs)
+    merged = _merged(runs, subset=True)
+    names = [row[0] for row in _pdffonts(merged)]
+    assert len(names) == len(set(names)) == 4 and all(re.match(r"[A-Z]{6}\+", n) for n in names), names
+    assert {n.split("+", 1)[1] for n in names} == {n.lstrip("/").split("+", 1)[1] for n in _fonts(books.subset)}
+    assert _merged(runs, subset=True) == merged
+    assert _fonts(merged).keys() != _fonts(books.subset).keys()  # not WeasyPrint's tags: it made those from elsewhere

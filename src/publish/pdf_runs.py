@@ -16,8 +16,9 @@ stylesheets (`print_source(book)(run=...)`, the template's `run`):
    gutter of the whole book's page count (`shift_to_gutter`), its links to every id of the book
    kept (WeasyPrint keeps only those to its own), and `bind` makes one PDF of the runs' PDFs.
 
-Only `chapter-openings: right` books of more than one chapter are laid out in runs: with `any`
-and `continuous` openings no break is forced between chapters.
+With `PUBLISH_PARALLEL_PDF=1`, `chapter-openings: right` books of more than one chapter and
+30,000 words are laid out in runs (`RUN_WORDS` a run at least): with `any` and `continuous` openings no break is forced
+between chapters, and a shorter book is laid out sooner than a worker process starts.
 """
 
 from __future__ import annotations
@@ -37,15 +38,24 @@ from .diagnostics import Diagnostic
 from .model import Asset, Book
 from .pages import PageStart, numbered
 
-# While the bound PDF is being proved equal to a single layout: the parallel path is taken only
-# when asked for.
-OPT_IN = "PUBLISH_PARALLEL_PDF"
+# The parallel path is taken only when `PUBLISH_PARALLEL_PDF` is 1: its pages are the single
+# layout's (tests/test_parallel_pdf.py), but on this project's shared 2-core machines it took a
+# third more CPU and twice the memory, and the build longer (docs/performance.md).
+SWITCH = "PUBLISH_PARALLEL_PDF"
+# The fewest words a run is given (`PUBLISH_RUN_WORDS`): a worker process costs about a second of
+# start-up and binding, which the layout of fewer words than this does not pay back.
+RUN_WORDS = 15_000
 # What a run's worker imports while its first job is on its way.
 WARM_UP = ("weasyprint", "publish.pdf", "publish.pdf_runs")
 
 
 def enabled() -> bool:
-    return os.environ.get(OPT_IN, "") == "1"
+    return os.environ.get(SWITCH, "") == "1"
+
+
+def run_words() -> int:
+    wanted = os.environ.get("PUBLISH_RUN_WORDS", "").strip()
+    return int(wanted) if wanted.isdigit() else RUN_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +71,16 @@ class Run:
     numbers: tuple[tuple[str, str], ...] = ()  # the front's contents: (id, page number) of what is in the text
 
 
-def plan(book: Book, jobs: int) -> tuple[Run, ...] | None:
-    """The runs to lay out `book` in with `jobs` processes, the front matter first; None for one layout."""
+def plan(book: Book, jobs: int, *, words: int | None = None) -> tuple[Run, ...] | None:
+    """The runs to lay out `book` in with `jobs` processes, the front matter first, each run of the
+    text `words` words at least (`run_words()`); None for one layout."""
     text = [c for c, m in zip(book.chapters, book.matter, strict=True) if m != "front"]
-    if jobs < 2 or book.config.chapter_openings != "right" or len(text) < 2:
+    least = run_words() if words is None else words
+    runs = min(jobs, len(text), max(1, sum(c.words for c in text) // max(least, 1)))
+    if runs < 2 or book.config.chapter_openings != "right":
         return None
     title = " ".join(book.config.title.split())  # as `string-set: content()` reads the title page's heading
-    cuts = balance([c.words for c in text], min(jobs, len(text)))
+    cuts = balance([c.words for c in text], runs)
     bounds = list(zip((0, *cuts), (*cuts, len(text))))
     return (Run(0, front=True), *(Run(n, start=a, stop=b, last=b == len(text), title=title)
                                   for n, (a, b) in enumerate(bounds, start=1)))
@@ -276,6 +289,7 @@ def write_job(index: int, first_page: int, final: Any, known: frozenset[str], id
     from weasyprint.matrix import Matrix
 
     from .pdf import _Collect, _page_labels, shift_to_gutter
+    from .pdf_fonts import keep_set_text
 
     held = _HELD.pop(index)
     job, document = held.job, held.document
@@ -295,10 +309,18 @@ def write_job(index: int, first_page: int, final: Any, known: frozenset[str], id
     logger.addHandler(collect)
     undo = _keep_links_to(known)
     dead_links: list[str] = []
+    own_ids = _own_table_ids(f"r{index}-")
+
+    def finish(document, pdf) -> None:  # noqa: ANN001 - a WeasyPrint finisher's
+        keep_set_text(document, pdf)
+        own_ids(document, pdf)
+
     try:
-        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=profile == "print",
-                                  finisher=_page_labels(None, whole_fonts=profile == "print", dead_links=dead_links,
-                                                        then=_own_table_ids(f"r{index}-")))
+        # Fonts whole, and their text and widths as a subset write has them: the binder keeps one
+        # copy of each and subsets it once for the book (publish.pdf_fonts), or, in print, names
+        # it whole.
+        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=identifier, full_fonts=True,
+                                  finisher=_page_labels(None, dead_links=dead_links, then=finish))
     finally:
         undo()
         logger.removeHandler(collect)
@@ -370,7 +392,7 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
     starts = tuple(start for run in order for start in layouts[run.index].starts)
     page_map = numbered(starts, source=page_source(book))
     data = bind([written[run.index] for run in order], first_text_page=page_map.first_text_page,
-                identifier=identifier)
+                identifier=identifier, subset_fonts=profile != "print")
     if glyph_check is not None:
         missing = glyph_check()
     messages = [m for run in order for m in (*layouts[run.index].messages, *written[run.index].messages)]
