@@ -29,8 +29,10 @@ from publish.pdf import PdfEdition, render_pdf
 
 
 @pytest.fixture(autouse=True)
-def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(pdf_runs.OPT_IN, "1")
+def small_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel path taken; and the test books are short: laid out in runs all the same."""
+    monkeypatch.setenv(pdf_runs.SWITCH, "1")
+    monkeypatch.setenv("PUBLISH_RUN_WORDS", "1")
 
 
 def _openings(book: Book, openings: str) -> Book:
@@ -147,9 +149,10 @@ def assert_same_book(whole: PdfEdition, bound: PdfEdition, tmp_path: Path) -> No
     assert _pixels(bound.data, tmp_path / "bound") == _pixels(whole.data, tmp_path / "whole")
     checked = subprocess.run(["qpdf", "--check", str(tmp_path / "bound" / "x.pdf")], capture_output=True, text=True)
     assert checked.returncode == 0 and "No syntax or stream encoding errors" in checked.stdout, checked.stdout
-    fonts = _fonts(bound.data, tmp_path)
+    fonts, single = _fonts(bound.data, tmp_path), _fonts(whole.data, tmp_path)
     assert fonts and all(row[-5] == "yes" for row in fonts), fonts  # every font embedded
-    assert {row[0].split("+")[-1] for row in fonts} == {row[0].split("+")[-1] for row in _fonts(whole.data, tmp_path)}
+    assert len({row[0] for row in fonts}) == len(fonts), fonts  # each once
+    assert [(row[0], row[-5:-2]) for row in fonts] == [(row[0], row[-5:-2]) for row in single]  # the same, subset or not
 
 
 def _both(book: Book, tmp_path: Path, *, jobs: int = 2, profile: str | None = None) -> tuple[PdfEdition, PdfEdition]:
@@ -184,6 +187,21 @@ def test_pride_and_prejudice_bound_is_its_single_layout(tmp_path: Path) -> None:
         pytest.skip("the corpus is not beside this checkout")
     whole, bound = _both(parse(BOOKS["pride"]), tmp_path)
     assert_same_book(whole, bound, tmp_path)
+
+
+def test_a_short_book_is_one_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLISH_RUN_WORDS")
+    roles = parse(BOOKS["roles"])
+    assert pdf_runs.plan(roles, 4) is None
+    assert pdf_runs.plan(roles, 4, words=200) is not None
+    text = sum(c.words for c, m in zip(roles.chapters, roles.matter, strict=True) if m != "front")
+    assert len(pdf_runs.plan(roles, 4, words=200) or ()) == 1 + text // 200 < 1 + 4  # the front, and the text's runs
+
+
+def test_the_parallel_path_is_taken_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pdf_runs.enabled()
+    monkeypatch.delenv(pdf_runs.SWITCH)
+    assert not pdf_runs.enabled()
 
 
 def test_only_books_with_chapters_on_rectos_are_laid_out_in_runs() -> None:
@@ -221,3 +239,43 @@ def test_parallel_jobs_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert parallel_jobs() == 3
     monkeypatch.setenv("PUBLISH_JOBS", "no")
     assert parallel_jobs() >= 1
+
+
+def test_an_edited_chapter_lays_out_its_run_again_and_no_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The incremental PDF: each run's PDF is kept in the build's cache under its inputs, so a
+    rebuild after an edit lays out only the run of the edited chapter, and binds the same bytes
+    as a clean build of the edited book."""
+    import shutil
+
+    from conftest import EPOCH
+
+    from publish.build import build
+    from publish.workers import Worker
+
+    monkeypatch.setenv("PUBLISH_JOBS", "3")  # the roles book: the front, then three runs, the last from "the-relief"
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS["roles"], book)
+    laid_out: list[int] = []
+    submit = Worker.submit
+
+    def counted(worker: Worker, function: str, *args: object) -> None:
+        if function.endswith(":layout_job"):
+            laid_out.append(args[0].run.index)  # type: ignore[attr-defined]
+        submit(worker, function, *args)
+
+    monkeypatch.setattr(Worker, "submit", counted)
+
+    def pdf(out: str, cache: str) -> bytes:
+        build(book, tmp_path / out, source_date_epoch=EPOCH, cache_dir=tmp_path / cache, formats=("pdf",))
+        return next((tmp_path / out).glob("*.pdf")).read_bytes()
+
+    pdf("first", "cache")
+    assert sorted(laid_out) == [0, 1, 2, 3]
+    laid_out.clear()
+    edited = book / "10-the-relief.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("tinned peaches", "tinned pears"), encoding="utf-8")
+    again = pdf("again", "cache")
+    assert laid_out == [3], "only the edited chapter's run"
+    laid_out.clear()
+    assert again == pdf("clean", "clean-cache")
+    assert sorted(laid_out) == [0, 1, 2, 3]

@@ -136,9 +136,9 @@ def on_the_trim(page: pdfplumber.page.Page, raw) -> list[tuple[float, float]]:  
     return [(c["x0"] - left, c["top"] - top) for c in page.chars]
 
 
-@pytest.mark.xfail(strict=True, reason="WeasyPrint 70 with full_fonts writes a ToUnicode map from the font's "
-                   "cmap only: ligatures (fi, ff) and small-caps glyphs lose their text")
 def test_the_print_profile_keeps_the_text_extractable(kdp: Path, tmp_path: Path) -> None:
+    """WeasyPrint 70 with full_fonts writes a ToUnicode map from the font's cmap only, where
+    ligatures (fi, ff) and small-caps glyphs lose their text: `pdf_fonts.keep_set_text` puts it back."""
     default = build_sample(tmp_path)
     for plain, bled in zip(PdfReader(default).pages, PdfReader(kdp).pages, strict=True):
         assert plain.extract_text() == bled.extract_text()

@@ -9,7 +9,8 @@ name tree (a link to another run's id is a named destination, resolved here); th
 from the runs' flat lists, nested as WeasyPrint nests them (a chapter in a part may open another
 run than its part's); the page labels. The document information, XMP metadata, language and
 viewer preferences are the front matter's, which every run writes the same; the file identifier
-is the book's, as a single layout writes it, followed by a digest of the bound file.
+is the book's, as a single layout writes it, followed by a digest of the bound file. Each font is
+embedded once (`pdf_fonts.merge_fonts`).
 """
 
 from __future__ import annotations
@@ -101,10 +102,14 @@ def _write_outlines(pdf: Any, tree: list) -> None:
         pdf.Root.Outlines = top
 
 
-def bind(runs: Sequence[Any], *, first_text_page: int, identifier: bytes) -> bytes:
+def bind(runs: Sequence[Any], *, first_text_page: int, identifier: bytes, subset_fonts: bool) -> bytes:
     """The runs' PDFs (`pdf_runs.RunPdf`: its bytes, and how many of its pages are the book's:
-    the page after a run's last recto break is not) as one PDF."""
+    the page after a run's last recto break is not) as one PDF. The runs embed their fonts whole:
+    one copy of each is kept, subset once over the glyphs of the whole book with `subset_fonts`
+    (else whole, as the print profile wants them; `pdf_fonts.merge_fonts`)."""
     import pikepdf
+
+    from .pdf_fonts import merge_fonts
 
     out = pikepdf.open(io.BytesIO(runs[0].data))
     kids: list = []
@@ -172,13 +177,14 @@ def bind(runs: Sequence[Any], *, first_text_page: int, identifier: bytes) -> byt
             out.Root.Names = pikepdf.Dictionary()
         out.Root.Names.Dests = pikepdf.Dictionary(Names=pikepdf.Array(names))
     _write_outlines(out, _bookmark_tree(bookmarks, len(out.pages)))
+    merge_fonts(out, subset=subset_fonts)
     labels = [0, pikepdf.Dictionary(S=pikepdf.Name.r)] if first_text_page > 0 else []
     labels += [first_text_page, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
     out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(labels))
     # The book's identifier first, as a single layout writes it; qpdf follows it with a digest of the file.
     out.trailer.ID = pikepdf.Array([pikepdf.String(identifier), pikepdf.String(identifier)])
     written = io.BytesIO()
-    out.save(written, deterministic_id=True, fix_metadata_version=False, object_stream_mode=pikepdf.ObjectStreamMode.generate,
-             stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=True)
+    out.save(written, deterministic_id=True, fix_metadata_version=False, compress_streams=True,
+             object_stream_mode=pikepdf.ObjectStreamMode.generate, stream_decode_level=pikepdf.StreamDecodeLevel.none)
     return written.getvalue()
 

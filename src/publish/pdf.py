@@ -221,7 +221,7 @@ def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead
     the book). WeasyPrint writes no /PageLabels of its own. With `whole_fonts`, fonts embedded
     whole are named as such (see `_untag_whole_fonts`). No link leads into the author's machine
     (see `_inert_local_links`): those made inert are added to `dead_links`. `then(document, pdf)`
-    finishes the PDF further, before its streams are compressed."""
+    finishes the PDF further, before the fonts are renamed and the streams compressed."""
     import pydyf
 
     def finish(document, pdf) -> None:  # noqa: ANN001
@@ -232,10 +232,10 @@ def _page_labels(first_text_page: int | None, *, whole_fonts: bool = False, dead
         found = _inert_local_links(pdf)
         if dead_links is not None:
             dead_links.extend(found)
-        if whole_fonts:
-            _untag_whole_fonts(pdf)
         if then is not None:
             then(document, pdf)
+        if whole_fonts:
+            _untag_whole_fonts(pdf)
         if _SPED_UP:
             _compress_ahead(pdf)
 
@@ -440,7 +440,8 @@ def pdf_identifier(book: Book) -> bytes:
 
 def render_pdf(book: Book, *, profile: str | None = None,
                glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None,
-               laid_out_with: Margins | None = None, jobs: int | None = None) -> PdfEdition:
+               laid_out_with: Margins | None = None, jobs: int | None = None,
+               runs_cache: object = None) -> PdfEdition:
     """Lay out and write the PDF, and read from the layout where each page begins.
 
     `glyph_check` gives `fonts.missing_glyphs(book)` once the PDF is written: the build runs that
@@ -449,15 +450,18 @@ def render_pdf(book: Book, *, profile: str | None = None,
 
     With `jobs` (else `parallel_jobs()`) above 1, a book whose chapters open on rectos is laid out
     in that many runs of chapters at once, each in a process of its own, and bound into one PDF
-    (`pdf_runs`); while that path is being proved, only when `$PUBLISH_PARALLEL_PDF` is 1.
+    that cannot be told from one laid out in one piece (`pdf_runs`; tests/test_parallel_pdf.py);
+    for now only with `$PUBLISH_PARALLEL_PDF` 1 (`pdf_runs.SWITCH` says why). With `runs_cache`
+    (a `pdf_runs.RunCache`), a run whose inputs are an earlier build's is not laid out again.
     """
     from . import pdf_runs
 
     profile = profile or book.config.pdf_profile
-    runs = pdf_runs.plan(book, parallel_jobs() if jobs is None else jobs) if pdf_runs.enabled() else None
+    jobs = parallel_jobs() if jobs is None else jobs
+    runs = pdf_runs.plan(book, jobs) if pdf_runs.enabled() else None
     if runs:
-        return pdf_runs.render(book, runs, profile=profile, glyph_check=glyph_check,
-                               margins=laid_out_with or margins_for(book.config, 1))
+        return pdf_runs.render(book, runs, profile=profile, glyph_check=glyph_check, jobs=jobs,
+                               margins=laid_out_with or margins_for(book.config, 1), cache=runs_cache)
     return _render_whole(book, profile=profile, glyph_check=glyph_check, laid_out_with=laid_out_with)
 
 
@@ -465,6 +469,8 @@ def _render_whole(book: Book, *, profile: str, glyph_check: Callable[[], tuple[D
                   laid_out_with: Margins | None) -> PdfEdition:
     """The whole book in one layout, in this process."""
     import weasyprint
+
+    from .pdf_fonts import keep_set_text
 
     speed_up_pydyf()
     design_widths()
@@ -497,10 +503,12 @@ def _render_whole(book: Book, *, profile: str, glyph_check: Callable[[], tuple[D
         front = frozenset(c.id for c, m in zip(book.chapters, book.matter, strict=True) if m == "front")
         pages = page_map(document, source=page_source(book), front=front)
         dead_links: list[str] = []
-        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=pdf_identifier(book),
-                                  full_fonts=profile == "print",
-                                  finisher=_page_labels(pages.first_text_page, whole_fonts=profile == "print",
-                                                        dead_links=dead_links))
+        # In print, fonts whole, with the text and widths of the glyphs set as a subset has them
+        # (a ligature's letters, the widths the layout placed glyphs with; `pdf_fonts`).
+        whole = profile == "print"
+        data = document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=pdf_identifier(book), full_fonts=whole,
+                                  finisher=_page_labels(pages.first_text_page, whole_fonts=whole, dead_links=dead_links,
+                                                        then=keep_set_text if whole else None))
     finally:
         logger.removeHandler(collect)
         gc.unfreeze()
