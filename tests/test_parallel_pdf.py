@@ -239,3 +239,43 @@ def test_parallel_jobs_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert parallel_jobs() == 3
     monkeypatch.setenv("PUBLISH_JOBS", "no")
     assert parallel_jobs() >= 1
+
+
+def test_an_edited_chapter_lays_out_its_run_again_and_no_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The incremental PDF: each run's PDF is kept in the build's cache under its inputs, so a
+    rebuild after an edit lays out only the run of the edited chapter, and binds the same bytes
+    as a clean build of the edited book."""
+    import shutil
+
+    from conftest import EPOCH
+
+    from publish.build import build
+    from publish.workers import Worker
+
+    monkeypatch.setenv("PUBLISH_JOBS", "3")  # the roles book: the front, then three runs, the last from "the-relief"
+    book = tmp_path / "book"
+    shutil.copytree(BOOKS["roles"], book)
+    laid_out: list[int] = []
+    submit = Worker.submit
+
+    def counted(worker: Worker, function: str, *args: object) -> None:
+        if function.endswith(":layout_job"):
+            laid_out.append(args[0].run.index)  # type: ignore[attr-defined]
+        submit(worker, function, *args)
+
+    monkeypatch.setattr(Worker, "submit", counted)
+
+    def pdf(out: str, cache: str) -> bytes:
+        build(book, tmp_path / out, source_date_epoch=EPOCH, cache_dir=tmp_path / cache, formats=("pdf",))
+        return next((tmp_path / out).glob("*.pdf")).read_bytes()
+
+    pdf("first", "cache")
+    assert sorted(laid_out) == [0, 1, 2, 3]
+    laid_out.clear()
+    edited = book / "10-the-relief.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("tinned peaches", "tinned pears"), encoding="utf-8")
+    again = pdf("again", "cache")
+    assert laid_out == [3], "only the edited chapter's run"
+    laid_out.clear()
+    assert again == pdf("clean", "clean-cache")
+    assert sorted(laid_out) == [0, 1, 2, 3]

@@ -440,7 +440,8 @@ def pdf_identifier(book: Book) -> bytes:
 
 def render_pdf(book: Book, *, profile: str | None = None,
                glyph_check: Callable[[], tuple[Diagnostic, ...]] | None = None,
-               laid_out_with: Margins | None = None, jobs: int | None = None) -> PdfEdition:
+               laid_out_with: Margins | None = None, jobs: int | None = None,
+               runs_cache: object = None) -> PdfEdition:
     """Lay out and write the PDF, and read from the layout where each page begins.
 
     `glyph_check` gives `fonts.missing_glyphs(book)` once the PDF is written: the build runs that
@@ -450,15 +451,17 @@ def render_pdf(book: Book, *, profile: str | None = None,
     With `jobs` (else `parallel_jobs()`) above 1, a book whose chapters open on rectos is laid out
     in that many runs of chapters at once, each in a process of its own, and bound into one PDF
     that cannot be told from one laid out in one piece (`pdf_runs`; tests/test_parallel_pdf.py);
-    for now only with `$PUBLISH_PARALLEL_PDF` 1 (`pdf_runs.SWITCH` says why).
+    for now only with `$PUBLISH_PARALLEL_PDF` 1 (`pdf_runs.SWITCH` says why). With `runs_cache`
+    (a `pdf_runs.RunCache`), a run whose inputs are an earlier build's is not laid out again.
     """
     from . import pdf_runs
 
     profile = profile or book.config.pdf_profile
-    runs = pdf_runs.plan(book, parallel_jobs() if jobs is None else jobs) if pdf_runs.enabled() else None
+    jobs = parallel_jobs() if jobs is None else jobs
+    runs = pdf_runs.plan(book, jobs) if pdf_runs.enabled() else None
     if runs:
-        return pdf_runs.render(book, runs, profile=profile, glyph_check=glyph_check,
-                               margins=laid_out_with or margins_for(book.config, 1))
+        return pdf_runs.render(book, runs, profile=profile, glyph_check=glyph_check, jobs=jobs,
+                               margins=laid_out_with or margins_for(book.config, 1), cache=runs_cache)
     return _render_whole(book, profile=profile, glyph_check=glyph_check, laid_out_with=laid_out_with)
 
 

@@ -333,33 +333,95 @@ def write_job(index: int, first_page: int, final: Any, known: frozenset[str], id
 _ID = re.compile(r'(?<=\s)id="([^"]*)"')
 
 
+@dataclass(frozen=True, slots=True)
+class RunCache:
+    """Where the runs' PDFs are kept between builds, and what every run depends on besides its own
+    HTML (the pipeline's version, the stylesheets, fonts and images, the profile: the build's)."""
+
+    cache: Any  # cache.Cache
+    key: str
+
+
+class _Crew:
+    """The worker processes of one rendering, started as runs need them, at most `size`; a run's
+    layout stays in the worker that made it until it is written there."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(size, 1)
+        self.workers: list = []
+        self.owner: dict[int, Any] = {}
+        self.pending: list[tuple[Any, int]] = []  # (worker, run index), in the order results come
+        self.turn = 0
+
+    def lay_out(self, job: RunJob) -> None:
+        from .workers import Worker
+
+        if len(self.workers) < self.size:
+            self.workers.append(Worker(warm_up=WARM_UP))
+        worker = self.workers[self.turn % len(self.workers)]
+        self.turn += 1
+        self.owner[job.run.index] = worker
+        worker.submit("publish.pdf_runs:layout_job", job)
+        self.pending.append((worker, job.run.index))
+
+    def write(self, index: int, *args: object) -> None:
+        self.owner[index].submit("publish.pdf_runs:write_job", index, *args)
+        self.pending.append((self.owner[index], index))
+
+    def results(self) -> list[tuple[int, Any]]:
+        """Every result asked for so far, with its run's index (each worker answers in the order it was asked)."""
+        done = [(index, worker.result()) for worker, index in self.pending]
+        self.pending = []
+        return done
+
+    def close(self, *, failed: bool) -> None:
+        for worker in self.workers:
+            worker.close(failed=failed)
+
+
 def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
-           glyph_check: Callable[[], tuple[Diagnostic, ...]] | None) -> Any:
-    """`pdf.render_pdf` for a book laid out in `runs` (`plan`): a `pdf.PdfEdition`."""
+           glyph_check: Callable[[], tuple[Diagnostic, ...]] | None, jobs: int,
+           cache: RunCache | None = None) -> Any:
+    """`pdf.render_pdf` for a book laid out in `runs` (`plan`) by `jobs` processes: a `pdf.PdfEdition`.
+
+    With `cache`, a run whose HTML and inputs are those of an earlier build is not laid out again:
+    its layout's facts (page count, ids, page starts) and its PDF come from the cache, the PDF if
+    its first page number, the book's margins and the ids it links to are as they were too."""
     from .bind import bind
+    from .cache import digest
     from .fonts import missing_glyphs
     from .pdf import BLEED, PdfEdition, edition_problems, margins_for, page_source, pdf_identifier, print_source
-    from .workers import Worker
 
     bleed = BLEED[book.config.print_service] if profile == "print" else None
     source = print_source(book)
     front_ids = frozenset(c.id for c, m in zip(book.chapters, book.matter, strict=True) if m == "front")
     assets = (*book.assets, *filter(None, [book.cover]))
+    identifier = pdf_identifier(book)
 
     def job(run: Run) -> RunJob:
         return RunJob(run, source(margins=margins, bleed=bleed, run=run), book.root, assets, book.config.css,
                       book.config, margins, front_ids)
 
+    def layout_key(job: RunJob) -> str:
+        return digest("pdf-run", cache.key if cache else "", job.html, job.css, repr(job.margins), sorted(job.front))
+
     front, text = runs[0], runs[1:]
-    jobs = {run.index: job(run) for run in text}
-    known = ids_of((*(j.html for j in jobs.values()), job(front).html))
+    jobs_of = {run.index: job(run) for run in text}
+    known = ids_of((*(j.html for j in jobs_of.values()), job(front).html))
     missing = missing_glyphs(book) if glyph_check is None else ()
-    workers = [Worker(warm_up=WARM_UP) for _ in text]
+    stored: dict[int, Any] = {}
+    layouts: dict[int, RunLayout] = {}
+    crew = _Crew(jobs)
     failed = True
     try:
-        for worker, run in zip(workers, text, strict=True):
-            worker.submit("publish.pdf_runs:layout_job", jobs[run.index])
-        layouts = {run.index: worker.result() for worker, run in zip(workers, text, strict=True)}
+        for run in text:
+            found = cache.cache.get(layout_key(jobs_of[run.index])) if cache else None
+            if found is not None:
+                stored[run.index] = found
+                layouts[run.index] = found.meta[0]
+            else:
+                crew.lay_out(jobs_of[run.index])
+        layouts.update(crew.results())
         first_pages, number = {}, 1
         for run in text:
             first_pages[run.index] = number
@@ -368,27 +430,47 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
         numbers = tuple(sorted((anchor, str(first_pages[run.index] - 1 + n))
                                for run in text for anchor, n in layouts[run.index].numbers.items()))
         front = replace(front, numbers=numbers)
-        # The front matter goes to the first worker, which laid out the text's first run.
-        workers[0].submit("publish.pdf_runs:layout_job", job(front))
-        front_layout = workers[0].result()
+        jobs_of[front.index] = job(front)
         first_pages[front.index] = 1
-        layouts[front.index] = front_layout
-        total = sum(layout.pages for layout in layouts.values())
-        final = margins_for(book.config, total)
-        identifier = pdf_identifier(book)
-        owner = {front.index: workers[0], **{run.index: w for w, run in zip(workers, text, strict=True)}}
+        found = cache.cache.get(layout_key(jobs_of[front.index])) if cache else None
+        if found is not None:
+            stored[front.index] = found
+            layouts[front.index] = found.meta[0]
+        else:
+            crew.lay_out(jobs_of[front.index])
+            layouts.update(crew.results())
         order = (front, *text)
-        for run in (*text, front):
-            owner[run.index].submit("publish.pdf_runs:write_job", run.index, first_pages[run.index], final, known,
-                                    identifier, profile)
+        total = sum(layouts[run.index].pages for run in order)
+        final = margins_for(book.config, total)
+
+        def write_key(run: Run) -> str:
+            linked = sorted(known & set(re.findall(r'href="#([^"]+)"', jobs_of[run.index].html)))
+            return digest("pdf-run-pdf", layout_key(jobs_of[run.index]), run.index, first_pages[run.index],
+                          repr(final), linked, identifier, profile)
+
         written: dict[int, RunPdf] = {}
-        for worker, run in zip(workers, text, strict=True):
-            written[run.index] = worker.result()
-        written[front.index] = workers[0].result()
+        for run in order:
+            found = stored.get(run.index)
+            data = cache.cache.blob(found.files["pdf"]) if found is not None and found.meta[1] == write_key(run) \
+                else None
+            if data is not None:
+                written[run.index] = replace(found.meta[2], data=data)
+                continue
+            if run.index not in crew.owner:  # laid out before, but its pages are numbered or placed anew
+                crew.lay_out(jobs_of[run.index])
+            crew.write(run.index, first_pages[run.index], final, known, identifier, profile)
+        for index, result in crew.results():
+            if isinstance(result, RunLayout):
+                layouts[index] = result
+                continue
+            written[index] = result
+            if cache:
+                cache.cache.put(layout_key(jobs_of[index]), files={"pdf": result.data},
+                                meta=(layouts[index], write_key(next(r for r in order if r.index == index)),
+                                      replace(result, data=b"")))
         failed = False
     finally:
-        for worker in workers:
-            worker.close(failed=failed)
+        crew.close(failed=failed)
     starts = tuple(start for run in order for start in layouts[run.index].starts)
     page_map = numbered(starts, source=page_source(book))
     data = bind([written[run.index] for run in order], first_text_page=page_map.first_text_page,

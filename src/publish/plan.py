@@ -109,10 +109,11 @@ def render_html(book: Book, live_reload: int | None = None) -> dict[str, bytes]:
     return html.render_html(book, live_reload=live_reload)
 
 
-def render_pdf(book: Book, *, profile: str | None, glyph_check: Callable[[], tuple[Diagnostic, ...]] | None) -> Printed:
+def render_pdf(book: Book, *, profile: str | None, glyph_check: Callable[[], tuple[Diagnostic, ...]] | None,
+               runs_cache: object = None) -> Printed:
     from . import pdf
 
-    made = pdf.render_pdf(book, profile=profile, glyph_check=glyph_check)
+    made = pdf.render_pdf(book, profile=profile, glyph_check=glyph_check, runs_cache=runs_cache)
     printed = Printed(made.data, made.diagnostics, made.page_map, made.pages)
     del made
     _release_memory()  # WeasyPrint's heap, before the EPUB is made
@@ -284,6 +285,15 @@ def plan_for(manuscript: Manuscript, request: Request, *, cache: Cache) -> Plan:
     def the_keys(results: Results) -> EditionKeys:
         return results.value("keys")
 
+    def runs_cache(results: Results) -> object:
+        """Where a PDF laid out in runs keeps each run's (publish.pdf_runs), under what every run
+        depends on besides its own HTML: not the book's key, which any chapter changes."""
+        from .cache import digest
+        from .pdf_runs import RunCache
+
+        keys = the_keys(results)
+        return RunCache(cache, digest("pdf-runs", pipeline, keys.assets, styles.of("pdf"), profile))
+
     def printed_pages(results: Results) -> object:
         return results.value("pdf").page_map if "pdf" in formats else request.page_map
 
@@ -311,7 +321,8 @@ def plan_for(manuscript: Manuscript, request: Request, *, cache: Cache) -> Plan:
                         kept=FILES, says="render: web edition" + (" (in a second process)" if text != MAIN else "")))
     if "pdf" in formats:
         jobs.append(Job("pdf", ("book", "keys", "glyphs"), MAIN, "publish.plan:render_pdf",
-                        lambda r: ((book(r),), {"profile": profile, "glyph_check": r.later("glyphs")}),
+                        lambda r: ((book(r),), {"profile": profile, "glyph_check": r.later("glyphs"),
+                                                "runs_cache": runs_cache(r)}),
                         key=lambda r: the_keys(r).edition("pdf", profile), kept=PRINTED,
                         says="render: PDF (laying out pages)"))
         if (profile or manuscript.config.pdf_profile) == "print":
