@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from publish import fonts
@@ -219,14 +219,18 @@ LETTERS = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x24F, blackli
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plain=LETTERS, italic=LETTERS, bold=LETTERS, greek=st.text("αβγδεζηθικλμνξοπρστυφχψω", max_size=10))
+@example(plain="0", italic="0", bold="ŉ", greek="")  # ŉ is not in Gentium: set in the fallback face
 def test_every_character_the_text_sets_is_in_the_face_it_is_set_in(plain: str, italic: str, bold: str,
                                                                      greek: str) -> None:
     from xml.sax.saxutils import escape
 
     body = f"<p>{escape(plain)} <em>{escape(italic)}</em> <strong>{escape(bold)} {escape(greek)}</strong></p>"
     files = fonts.edition_fonts([page(body)], [BOOK_CSS, EPUB_CSS])
+    # The book face's subsets only: a character Gentium lacks (ŉ) falls back to JetBrains Mono, whose
+    # files are also named "…-Regular.ttf" and "…-Bold.ttf".
+    others = {Path(face.file).name for face in fonts.faces() if face.family != "Gentium Book Plus"}
     cmaps = {name.rsplit("-", 1)[-1]: set(TTFont(io.BytesIO(data)).getBestCmap()) for name, data in files.items()
-             if name.endswith(".ttf")}
+             if name.endswith(".ttf") and Path(name).name not in others}
     gentium = fonts.coverage(REGULAR)
     for text, face in ((plain, "Regular.ttf"), (italic, "Italic.ttf"), (bold + greek, "Bold.ttf")):
         wanted = {ord(c) for c in text if ord(c) in gentium and not c.isspace()}

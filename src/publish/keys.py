@@ -36,6 +36,7 @@ class StyleInputs:
         self.pipeline = pipeline
         self.known: dict[str, str] = {}
         self.graph: dict[str, tuple[str, ...] | None] | None = None
+        self.editions: dict[str, list[tuple[str, str]]] = {}
 
     def _digest(self, name: str) -> str:
         if name not in self.known:
@@ -88,7 +89,9 @@ class StyleInputs:
         return sorted(names)
 
     def of(self, edition: str) -> list[tuple[str, str]]:
-        return [(name, self._digest(name)) for name in self._files(STYLE_INPUTS[edition])]
+        if edition not in self.editions:  # a plan asks twice: when it is made, and when its job runs
+            self.editions[edition] = [(name, self._digest(name)) for name in self._files(STYLE_INPUTS[edition])]
+        return self.editions[edition]
 
 
 def book_key(manuscript: Manuscript, pipeline: str, source_date_epoch: str | None) -> str:
