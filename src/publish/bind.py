@@ -20,27 +20,6 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _number_tree(node: Any) -> list[tuple[int, Any]]:
-    """A number tree's (key, value) pairs, in order (WeasyPrint writes one flat /Nums)."""
-    found = []
-    nums = node.get("/Nums")
-    if nums is not None:
-        found += [(int(nums[i]), nums[i + 1]) for i in range(0, len(nums), 2)]
-    for kid in node.get("/Kids") or ():
-        found += _number_tree(kid)
-    return found
-
-
-def _name_tree(node: Any) -> list[tuple[str, Any]]:
-    found = []
-    names = node.get("/Names")
-    if names is not None:
-        found += [(str(names[i]), names[i + 1]) for i in range(0, len(names), 2)]
-    for kid in node.get("/Kids") or ():
-        found += _name_tree(kid)
-    return found
-
-
 class _AsIs:
     """The bookmarks' points are PDF coordinates already (the workers transformed them)."""
 
@@ -121,10 +100,10 @@ def bind(runs: Sequence[Any], *, first_text_page: int, identifier: bytes, subset
     for number, run in enumerate(runs):
         source = out if number == 0 else pikepdf.open(io.BytesIO(run.data))
         root = source.Root.StructTreeRoot
-        parents = dict(_number_tree(root.ParentTree))
+        parents = {int(n): entry for n, entry in pikepdf.NumberTree(root.ParentTree).items()}
         dropped = {page.objgen for page in source.pages[run.pages:]}
         own = [kid for kid in root.K[0].K if kid.Pg.objgen not in dropped]
-        own_dests = [(name, dest) for name, dest in _name_tree(source.Root.Names.Dests)] \
+        own_dests = list(pikepdf.NameTree(source.Root.Names.Dests).items()) \
             if "/Names" in source.Root and "/Dests" in source.Root.Names else []
         if number == 0:
             del out.pages[run.pages:]

@@ -412,15 +412,20 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
     stored: dict[int, Any] = {}
     layouts: dict[int, RunLayout] = {}
     crew = _Crew(jobs)
+
+    def reuse_or_lay_out(run: Run) -> None:
+        """The run's layout from the cache, or handed to a worker (collected by `crew.results`)."""
+        found = cache.cache.get(layout_key(jobs_of[run.index])) if cache else None
+        if found is not None:
+            stored[run.index] = found
+            layouts[run.index] = found.meta[0]
+        else:
+            crew.lay_out(jobs_of[run.index])
+
     failed = True
     try:
         for run in text:
-            found = cache.cache.get(layout_key(jobs_of[run.index])) if cache else None
-            if found is not None:
-                stored[run.index] = found
-                layouts[run.index] = found.meta[0]
-            else:
-                crew.lay_out(jobs_of[run.index])
+            reuse_or_lay_out(run)
         layouts.update(crew.results())
         first_pages, number = {}, 1
         for run in text:
@@ -432,13 +437,8 @@ def render(book: Book, runs: tuple[Run, ...], *, profile: str, margins: Any,
         front = replace(front, numbers=numbers)
         jobs_of[front.index] = job(front)
         first_pages[front.index] = 1
-        found = cache.cache.get(layout_key(jobs_of[front.index])) if cache else None
-        if found is not None:
-            stored[front.index] = found
-            layouts[front.index] = found.meta[0]
-        else:
-            crew.lay_out(jobs_of[front.index])
-            layouts.update(crew.results())
+        reuse_or_lay_out(front)
+        layouts.update(crew.results())
         order = (front, *text)
         total = sum(layouts[run.index].pages for run in order)
         final = margins_for(book.config, total)
